@@ -1,0 +1,89 @@
+"""The cost profile: one switch that says how much work every lesson, test and command does.
+
+`CIFARLAB_PROFILE=smoke` runs everything on small subsets for one short epoch on the CPU,
+so a notebook finishes in well under two minutes on two cores (that is what CI uses).
+`CIFARLAB_PROFILE=full` (the default) is the real course: all the data, the full recipe.
+
+This module is the only place that reads `CIFARLAB_PROFILE`. Notebooks and the CLI ask
+`get_profile()` for sizes instead of keeping test-mode flags of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+ENV_VAR = "CIFARLAB_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much data and compute a run uses. `None` for a size means "all of it"."""
+
+    name: str
+    train_size: int | None  # training images kept after the validation hold-out
+    val_size: int  # images held out of the training set for validation
+    test_size: int | None  # test images used for the final report
+    synthetic_train: int  # how many training images the synthetic data set generates
+    synthetic_test: int  # ... and how many test images
+    batch_size: int
+    epochs: int
+    limit_batches: int | None  # cap on batches per epoch and split
+    num_workers: int  # DataLoader worker processes
+    accelerator: str  # "cpu", or "auto" to use a GPU when there is one
+
+    def with_overrides(self, **changes: object) -> Profile:
+        """A copy with some fields changed, e.g. `profile.with_overrides(batch_size=128)`."""
+        return replace(self, **changes)
+
+
+def _default_workers() -> int:
+    return max(0, min(4, (os.cpu_count() or 1)))
+
+
+def _profiles() -> dict[str, Profile]:
+    return {
+        "full": Profile(
+            name="full",
+            train_size=None,
+            val_size=5_000,
+            test_size=None,
+            synthetic_train=10_000,
+            synthetic_test=2_000,
+            batch_size=512,
+            epochs=24,
+            limit_batches=None,
+            num_workers=_default_workers(),
+            accelerator="auto",
+        ),
+        "smoke": Profile(
+            name="smoke",
+            train_size=1_000,
+            val_size=200,
+            test_size=200,
+            synthetic_train=1_200,
+            synthetic_test=300,
+            batch_size=64,
+            epochs=1,
+            limit_batches=4,
+            num_workers=0,
+            accelerator="cpu",
+        ),
+    }
+
+
+PROFILE_NAMES = ("smoke", "full")
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called `name`, or the one `CIFARLAB_PROFILE` selects (default "full")."""
+    chosen = name if name is not None else os.environ.get(ENV_VAR, "full")
+    chosen = chosen.strip().lower()
+    profiles = _profiles()
+    if chosen not in profiles:
+        where = f"{ENV_VAR}={chosen!r}" if name is None else f"profile {chosen!r}"
+        raise ValueError(
+            f"{where} is not a profile cifarlab knows. Use 'smoke' (tiny, CPU, for tests) "
+            f"or 'full' (the real course), e.g. `export {ENV_VAR}=smoke`."
+        )
+    return profiles[chosen]
