@@ -1,0 +1,159 @@
+"""The environment doctor: what is installed, which device, which data, which profile.
+
+`diagnose()` returns findings that `cifarlab doctor` prints; `run_header()` is the one line
+each notebook prints first, so a reader knows what produced the outputs below it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+from cifarlab.errors import DataError
+from cifarlab.profile import get_profile
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the doctor's report. ok is None for information that is neither good nor bad."""
+
+    topic: str
+    detail: str
+    ok: bool | None = True
+    advice: str = ""
+
+    def line(self) -> str:
+        mark = {True: "ok ", False: "!! ", None: "   "}[self.ok]
+        text = f"{mark} {self.topic:<14} {self.detail}"
+        return text + (f"\n{'':18}-> {self.advice}" if self.advice else "")
+
+
+def _requirements() -> list[tuple[str, str, object]]:
+    """(name, specifier, parsed requirement) for each runtime dependency of cifarlab."""
+    from packaging.requirements import Requirement
+
+    try:
+        declared = metadata.requires("cifarlab") or []
+    except metadata.PackageNotFoundError:
+        return []
+    parsed = [Requirement(r) for r in declared]
+    return [(r.name, str(r.specifier), r) for r in parsed if not r.marker]
+
+
+def package_findings() -> list[Finding]:
+    """Each dependency: installed, at a version its specifier allows."""
+    findings = []
+    for name, spec, _ in _requirements():
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            findings.append(Finding(name, "missing", False, f'pip install "{name}{spec}"'))
+            continue
+        from packaging.specifiers import SpecifierSet
+
+        fits = SpecifierSet(spec).contains(version, prereleases=True)
+        advice = "" if fits else f'pip install "{name}{spec}"'
+        findings.append(Finding(name, f"{version}  (needs {spec or 'any'})", fits, advice))
+    try:
+        importlib.import_module("torchvision")
+    except Exception as error:  # a torch/torchvision mismatch fails here, not at install time
+        findings.append(
+            Finding(
+                "torchvision",
+                f"does not import: {type(error).__name__}: {error}",
+                False,
+                "install torch and torchvision together so their versions match: "
+                "pip install --upgrade torch torchvision",
+            )
+        )
+    return findings
+
+
+def device_summary() -> tuple[str, bool]:
+    """(description, has_gpu) of the device training will use."""
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        count = torch.cuda.device_count()
+        return f"cuda: {name}" + (f" (x{count})" if count > 1 else ""), True
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps (Apple GPU)", True
+    return f"cpu ({platform.processor() or platform.machine()}, no GPU)", False
+
+
+def device_finding() -> Finding:
+    description, has_gpu = device_summary()
+    advice = (
+        ""
+        if has_gpu
+        else "no GPU: the data and model lessons run fine, full training is slow. On Colab: "
+        "Runtime > Change runtime type > T4 GPU, then run the notebook again."
+    )
+    return Finding("device", description, True if has_gpu else None, advice)
+
+
+def data_finding() -> Finding:
+    from cifarlab.data import resolve_source
+
+    try:
+        source = resolve_source()
+    except DataError as error:
+        return Finding("data", "CIFARLAB_DATA is wrong", False, str(error))
+    ready, detail = source.status()
+    advice = "" if ready else "set CIFARLAB_DATA to a local copy if this machine is offline (see README)."
+    return Finding("data", f"{source.describe()}: {detail}", ready if ready else None, advice)
+
+
+def profile_finding() -> Finding:
+    try:
+        profile = get_profile()
+    except ValueError as error:
+        return Finding("profile", "invalid", False, str(error))
+    sizes = "all" if profile.train_size is None else f"{profile.train_size}"
+    return Finding(
+        "profile",
+        f"{profile.name}: train images {sizes}, {profile.epochs} epoch(s), batch {profile.batch_size}",
+        None,
+    )
+
+
+def diagnose() -> list[Finding]:
+    """Everything the doctor checks, in report order."""
+    from cifarlab import __version__
+
+    python_ok = sys.version_info >= (3, 10)
+    return [
+        Finding("cifarlab", __version__, None),
+        Finding("python", platform.python_version(), python_ok, "" if python_ok else "use Python 3.10 or newer"),
+        *package_findings(),
+        device_finding(),
+        data_finding(),
+        profile_finding(),
+    ]
+
+
+def report(findings: list[Finding] | None = None) -> str:
+    """The doctor's report as text, ending with a one-line verdict."""
+    findings = diagnose() if findings is None else findings
+    problems = [f for f in findings if f.ok is False]
+    verdict = (
+        "All set." if not problems else f"{len(problems)} problem(s): see the lines marked !! above."
+    )
+    return "\n".join([f.line() for f in findings] + ["", verdict])
+
+
+def run_header() -> str:
+    """One line for the top of a notebook: version, profile, device and data source."""
+    from cifarlab import __version__
+    from cifarlab.data import resolve_source
+
+    try:
+        data = resolve_source().describe()
+    except DataError as error:
+        data = f"not usable ({error})"
+    device, _ = device_summary()
+    return f"cifarlab {__version__} | profile: {get_profile().name} | device: {device} | data: {data}"

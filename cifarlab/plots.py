@@ -1,0 +1,72 @@
+"""Figures of images: grids, a class-by-class overview, augmentation rows.
+
+Functions return a matplotlib `Figure` built without pyplot, so a notebook shows it exactly
+once (as the cell's value) and scripts can `fig.savefig(...)` it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from cifarlab.data.imageset import ImageSet, check_images
+
+
+def image_grid(
+    images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3
+) -> Figure:
+    """uint8 NHWC images in a grid, with an optional title above each."""
+    check_images(images, what="image_grid images")
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, -(-n // ncols))
+    fig = Figure(figsize=(ncols * size, nrows * size * (1.2 if titles else 1.0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], interpolation="nearest")
+            if titles:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def class_grid(images: ImageSet, per_class: int = 8, seed: int = 0, size: float = 1.0) -> Figure:
+    """One row per class with `per_class` random examples, the class name on the left."""
+    rng = np.random.default_rng(seed)
+    fig = Figure(figsize=(per_class * size + 1.2, len(images.classes) * size))
+    axes = fig.subplots(len(images.classes), per_class, squeeze=False)
+    for label, name in enumerate(images.classes):
+        members = np.flatnonzero(images.labels == label)
+        chosen = rng.choice(members, size=min(per_class, len(members)), replace=False)
+        for j, ax in enumerate(axes[label]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if j < len(chosen):
+                ax.imshow(images.images[chosen[j]], interpolation="nearest")
+        axes[label, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def augmentation_figure(
+    originals: np.ndarray, grid: np.ndarray, row_titles: Sequence[str] | None = None
+) -> Figure:
+    """Each original image followed by its augmented versions (grid from `augmentation_grid`)."""
+    n, versions = grid.shape[:2]
+    fig = Figure(figsize=((versions + 1) * 1.2, n * 1.25))
+    axes = fig.subplots(n, versions + 1, squeeze=False)
+    for i in range(n):
+        for j, ax in enumerate(axes[i]):
+            ax.axis("off")
+            ax.imshow(originals[i] if j == 0 else grid[i, j - 1], interpolation="nearest")
+        axes[i, 0].set_title(row_titles[i] if row_titles else "original", fontsize=8)
+    for j in range(1, versions + 1):
+        axes[0, j].set_title(f"version {j}", fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return fig
