@@ -78,7 +78,7 @@ def train_transforms(
     )
 
 
-def test_transforms(mean: Sequence[float], std: Sequence[float]) -> A.Compose:
+def eval_transforms(mean: Sequence[float], std: Sequence[float]) -> A.Compose:
     """Evaluation pipeline: Normalize and ToTensorV2 only."""
     return A.Compose(
         [A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0), ToTensorV2()]

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cifarlab.augment import test_transforms, train_transforms
+from cifarlab.augment import eval_transforms, train_transforms
 from cifarlab.data import DataSource, DataSplits, ImageSet, load_cifar10, load_splits
 from cifarlab.profile import Profile, get_profile
 
@@ -79,7 +79,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.splits = load_splits(self.source, self.profile, self.val_size, self.seed)
         mean, std = self.splits.mean, self.splits.std
         train_tf = train_transforms(mean, std, **self.augmentation)
-        test_tf = test_transforms(mean, std)
+        test_tf = eval_transforms(mean, std)
         self.train_set = AugmentedDataset(self.splits.train, train_tf)
         self.val_set = AugmentedDataset(self.splits.val, test_tf)
         self.test_set = AugmentedDataset(self.splits.test, test_tf)

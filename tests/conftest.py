@@ -1,0 +1,69 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cifarlab.data import ImageSet, make_synthetic
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TARBALL = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test gets an empty cache unless it asks for the session's (see `jpeg_tarball`)."""
+    monkeypatch.setenv("CIFARLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def jpeg_tarball() -> Path:
+    """The real CIFAR-10 re-encoded as JPEG (../shared/data), or skip with the reason."""
+    configured = os.environ.get("CIFARLAB_DATA", "")
+    for candidate in (Path(configured), SHARED_TARBALL):
+        if candidate.name == "cifar10-jpeg.tar.gz" and candidate.is_file():
+            return candidate
+    pytest.skip(
+        f"the JPEG CIFAR-10 tarball is not here ({SHARED_TARBALL}); CI provides it. "
+        "Point CIFARLAB_DATA at a copy to run these tests."
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One cache for the session's loads of the real data, so it is decoded only once."""
+    return Path(os.environ.get("CIFARLAB_TEST_SHARED_CACHE") or tmp_path_factory.mktemp("shared-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny() -> ImageSet:
+    """A small synthetic set: 3 classes' worth of shapes, fast to make."""
+    return make_synthetic(60, seed=3)
+
+
+def write_image_folder(root: Path, train: ImageSet, test: ImageSet, fmt: str = "png") -> Path:
+    """Write ImageSets as an ImageFolder tree under root: <split>/<class>/<index>.<fmt>."""
+    for split, images in (("train", train), ("test", test)):
+        for i, (image, label) in enumerate(zip(images.images, images.labels)):
+            folder = root / split / images.classes[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i:04d}.{fmt}")
+    return root
+
+
+@pytest.fixture()
+def image_folder(tmp_path) -> tuple[Path, ImageSet, ImageSet]:
+    """A small lossless (PNG) ImageFolder copy of synthetic data, with the sets it holds."""
+    train, test = make_synthetic(40, seed=1), make_synthetic(20, seed=1, split="test")
+    return write_image_folder(tmp_path / "copy", train, test), train, test
+
+
+def images_equal_as_sets(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same images regardless of order (loaders sort by class and file name)."""
+    key = lambda arr: sorted(x.tobytes() for x in arr)  # noqa: E731
+    return key(a) == key(b)
