@@ -84,12 +84,12 @@ def build_lessons(solutions: Path, lessons: Path, check: bool = False) -> list[s
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if current == text:
             continue
-        stale.append(f"{target} is {'missing' if current is None else 'out of date'}")
+        stale.append(f"{target} ({'missing' if current is None else 'out of date'})")
         if not check:
             lessons.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
     for extra in sorted(set(p.name for p in lessons.glob("*.ipynb")) - {p.name for p in sources}):
-        stale.append(f"{lessons / extra} has no solution in {solutions}")
+        stale.append(f"{lessons / extra} (no solution in {solutions})")
         if not check:  # lessons/ is generated: a lesson whose solution is gone goes too
             (lessons / extra).unlink()
     return stale

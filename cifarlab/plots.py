@@ -14,6 +14,25 @@ from matplotlib.figure import Figure
 from cifarlab.data.imageset import ImageSet, check_images
 
 
+def _show_figures_in_notebooks() -> None:
+    """Let a bare `Figure` show as a PNG when it is a cell's value or passed to `display`.
+
+    Jupyter learns to draw figures only when pyplot's inline backend starts, and figures
+    made without pyplot never start it; so we register the PNG formatter ourselves.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        select_figure_formats(shell, {"png"}, bbox_inches="tight")
+
+
+_show_figures_in_notebooks()
+
+
 def image_grid(
     images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3
 ) -> Figure:
@@ -54,19 +73,17 @@ def class_grid(images: ImageSet, per_class: int = 8, seed: int = 0, size: float 
     return fig
 
 
-def augmentation_figure(
-    originals: np.ndarray, grid: np.ndarray, row_titles: Sequence[str] | None = None
-) -> Figure:
+def augmentation_figure(originals: np.ndarray, grid: np.ndarray, title: str | None = None) -> Figure:
     """Each original image followed by its augmented versions (grid from `augmentation_grid`)."""
     n, versions = grid.shape[:2]
-    fig = Figure(figsize=((versions + 1) * 1.2, n * 1.25))
+    fig = Figure(figsize=((versions + 1) * 1.2, n * 1.2 + (0.4 if title else 0.2)), layout="constrained")
     axes = fig.subplots(n, versions + 1, squeeze=False)
     for i in range(n):
         for j, ax in enumerate(axes[i]):
             ax.axis("off")
             ax.imshow(originals[i] if j == 0 else grid[i, j - 1], interpolation="nearest")
-        axes[i, 0].set_title(row_titles[i] if row_titles else "original", fontsize=8)
-    for j in range(1, versions + 1):
-        axes[0, j].set_title(f"version {j}", fontsize=8)
-    fig.tight_layout(pad=0.3)
+    for j, ax in enumerate(axes[0]):
+        ax.set_title("original" if j == 0 else f"version {j}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # noqa: F401
+
 from cifarlab.data import ImageSet, make_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TARBALL = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+SESSION_CACHE = os.environ.get("CIFARLAB_CACHE")  # before any test replaces it
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +42,8 @@ def jpeg_tarball() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> Path:
-    """One cache for the session's loads of the real data, so it is decoded only once."""
-    return Path(os.environ.get("CIFARLAB_TEST_SHARED_CACHE") or tmp_path_factory.mktemp("shared-cache"))
+    """The cache for loads of the real data: the run's own (CI's), so the notebooks reuse it."""
+    return Path(SESSION_CACHE) if SESSION_CACHE else tmp_path_factory.mktemp("shared-cache")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,41 @@
+"""pyproject.toml, environment.yml, README and CI must tell the same story."""
+
+import re
+import yaml
+from packaging.requirements import Requirement
+
+from .conftest import REPO, tomllib
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def normalised(specs):
+    parsed = [Requirement(s) for s in specs]
+    return {r.name.lower(): (str(r.specifier), str(r.marker or "")) for r in parsed}
+
+
+def test_environment_yml_installs_what_pyproject_declares():
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    project = PYPROJECT["project"]
+    wanted = normalised(project["dependencies"] + project["optional-dependencies"]["dev"])
+    listed = normalised([p for p in pip if not p.startswith("-e")])
+    assert listed == wanted
+    assert any(p.startswith("-e") and "[dev]" in p for p in pip)
+    python = next(d for d in conda if d.startswith("python"))
+    assert python.replace("python", "") == project["requires-python"]
+
+
+def test_albumentations_stays_on_its_mit_line():
+    assert normalised(PYPROJECT["project"]["dependencies"])["albumentations"][0] in ("<2.1,>=2", ">=2,<2.1")
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    marker = re.search(r"^# test command: (.+)\n(.+)$", ci, re.M)
+    assert marker, ".ci/run must mark the README's test command and run it on the next line"
+    command, next_line = marker.group(1).strip(), marker.group(2).strip()
+    assert next_line.startswith(command), "the line after the marker must run the command"
+    assert f"\n{command}\n" in readme, "README must show the same test command on a line of its own"
