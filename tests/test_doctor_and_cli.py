@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,7 +66,10 @@ def test_build_lessons_check_command(tmp_path, capsys):
     assert cli.main([*args, "--check"]) == 0
 
 
-@pytest.mark.parametrize("entry", [["cifarlab"], [sys.executable, "-m", "cifarlab"]])
+SCRIPT = str(Path(sys.executable).parent / "cifarlab")  # installed beside the interpreter
+
+
+@pytest.mark.parametrize("entry", [[SCRIPT], [sys.executable, "-m", "cifarlab"]])
 def test_console_script_and_module_run(entry):
     result = subprocess.run([*entry, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "doctor" in result.stdout and "build-lessons" in result.stdout

@@ -64,3 +64,11 @@ def test_channel_stats_match_numpy_and_are_on_the_unit_scale():
 
 def test_class_counts():
     assert make(20).class_counts() == {"a": 10, "b": 10}
+
+
+def test_splits_summary_names_the_source_and_sizes():
+    from cifarlab.data import load_splits
+    from cifarlab.profile import get_profile
+
+    summary = load_splits("synthetic", get_profile("smoke")).summary()
+    assert "source : synthetic shapes" in summary and "val    :    200 images" in summary

@@ -57,15 +57,16 @@ def load_image_folder(path: Path, use_cache: bool = True) -> tuple[ImageSet, Ima
     else:
         arrays = decode()
     classes = tuple(str(c) for c in arrays["classes"])
-    return tuple(  # type: ignore[return-value]
-        ImageSet(
+
+    def image_set(split: str) -> ImageSet:
+        return ImageSet(
             images=arrays[f"{split}_images"],
             labels=arrays[f"{split}_labels"],
             classes=classes,
             source=f"{path.name} ({split})",
         )
-        for split in SPLITS
-    )
+
+    return image_set("train"), image_set("test")
 
 
 def _folder_fingerprint(path: Path) -> tuple[int, int]:

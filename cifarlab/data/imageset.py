@@ -142,6 +142,7 @@ class DataSplits:
     test: ImageSet
     mean: np.ndarray  # per-channel mean of the training images, 0..1 scale
     std: np.ndarray  # per-channel std of the training images, 0..1 scale
+    source: str = "unknown source"  # where the data came from, in words
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -152,7 +153,7 @@ class DataSplits:
         fmt = lambda v: "(" + ", ".join(f"{x:.4f}" for x in v) + ")"  # noqa: E731
         return "\n".join(
             [
-                f"source : {self.train.source.split(' (')[0]}",
+                f"source : {self.source}",
                 f"train  : {len(self.train):>6} images",
                 f"val    : {len(self.val):>6} images (held out of training)",
                 f"test   : {len(self.test):>6} images",

@@ -104,12 +104,13 @@ def load_splits(
     the training split, never pasted.
     """
     profile = profile or get_profile()
-    train_all, test = load_cifar10(source, profile)
+    chosen = source if isinstance(source, DataSource) else resolve_source(source)
+    train_all, test = load_cifar10(chosen, profile)
     train, val = holdout_split(train_all, val_size or profile.val_size, seed)
     train = take(train, profile.train_size, seed)
     test = take(test, profile.test_size, seed)
     mean, std = channel_stats(train.images)
-    return DataSplits(train=train, val=val, test=test, mean=mean, std=std)
+    return DataSplits(train, val, test, mean, std, source=chosen.describe())
 
 
 __all__ = ["DataSource", "resolve_source", "load_cifar10", "load_splits", "OFFLINE_HELP"]
