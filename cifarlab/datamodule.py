@@ -47,6 +47,8 @@ class CIFAR10DataModule(L.LightningDataModule):
 
     Mean and std come from the training split; augmentation keywords go to
     `cifarlab.augment.augmentations` (pad, flip_p, holes, hole_size, cutout_p).
+    Pass `splits` you have already loaded to serve those instead of loading again
+    (source, val_size and seed then play no part).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class CIFAR10DataModule(L.LightningDataModule):
         num_workers: int | None = None,
         val_size: int | None = None,
         seed: int = 0,
+        splits: DataSplits | None = None,
         **augmentation: float,
     ) -> None:
         super().__init__()
@@ -67,22 +70,26 @@ class CIFAR10DataModule(L.LightningDataModule):
         self.val_size = val_size
         self.seed = seed
         self.augmentation = augmentation
-        self.splits: DataSplits | None = None
+        self.splits = splits
+        self._built = False
 
     def prepare_data(self) -> None:
         """Download or decode once (Lightning calls this on one process only)."""
-        load_cifar10(self.source, self.profile)
+        if self.splits is None:
+            load_cifar10(self.source, self.profile)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits is not None:
+        if self._built:
             return
-        self.splits = load_splits(self.source, self.profile, self.val_size, self.seed)
+        if self.splits is None:
+            self.splits = load_splits(self.source, self.profile, self.val_size, self.seed)
         mean, std = self.splits.mean, self.splits.std
         train_tf = train_transforms(mean, std, **self.augmentation)
         test_tf = eval_transforms(mean, std)
         self.train_set = AugmentedDataset(self.splits.train, train_tf)
         self.val_set = AugmentedDataset(self.splits.val, test_tf)
         self.test_set = AugmentedDataset(self.splits.test, test_tf)
+        self._built = True
 
     @property
     def classes(self) -> tuple[str, ...]:

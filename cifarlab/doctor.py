@@ -45,6 +45,8 @@ def _requirements() -> list[tuple[str, str, object]]:
 
 def package_findings() -> list[Finding]:
     """Each dependency: installed, at a version its specifier allows."""
+    from packaging.specifiers import SpecifierSet
+
     findings = []
     for name, spec, _ in _requirements():
         try:
@@ -52,8 +54,6 @@ def package_findings() -> list[Finding]:
         except metadata.PackageNotFoundError:
             findings.append(Finding(name, "missing", False, f'pip install "{name}{spec}"'))
             continue
-        from packaging.specifiers import SpecifierSet
-
         fits = SpecifierSet(spec).contains(version, prereleases=True)
         advice = "" if fits else f'pip install "{name}{spec}"'
         findings.append(Finding(name, f"{version}  (needs {spec or 'any'})", fits, advice))

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from cifarlab.augment import denormalize
@@ -62,8 +63,20 @@ def test_quiet_worker_threads_limits_opencv_and_torch():
 
 
 def test_properties_before_setup_explain_themselves():
-    import pytest
-
     dm = CIFAR10DataModule("synthetic")
     with pytest.raises(RuntimeError, match="setup"):
         dm.mean
+
+
+def test_splits_already_loaded_are_served_without_loading_again(monkeypatch):
+    import cifarlab.datamodule as datamodule_module
+    from cifarlab.data import load_splits
+
+    splits = load_splits("synthetic", get_profile("smoke"))
+    monkeypatch.setattr(datamodule_module, "load_splits", lambda *a, **k: pytest.fail("loaded again"))
+    monkeypatch.setattr(datamodule_module, "load_cifar10", lambda *a, **k: pytest.fail("loaded again"))
+    dm = CIFAR10DataModule(splits=splits, batch_size=16)
+    dm.prepare_data()
+    x, _ = next(iter(dm.val_dataloader()))
+    assert dm.splits is splits and x.shape == (16, 3, 32, 32)
+    np.testing.assert_array_equal(dm.mean, splits.mean)

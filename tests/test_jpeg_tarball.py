@@ -11,7 +11,7 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 @pytest.fixture(scope="module")
-def cifar(jpeg_tarball, shared_cache, tmp_path_factory):
+def cifar(jpeg_tarball, shared_cache):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CIFARLAB_CACHE", str(shared_cache))
         return load_image_folder(jpeg_tarball)
