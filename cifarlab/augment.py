@@ -103,15 +103,16 @@ def denormalize(
 
 def augmentation_grid(
     images: np.ndarray,
+    fill: Sequence[float],
     versions: int = 6,
-    fill: Sequence[float] = (125, 123, 114),
     seed: int = 0,
     **augmentation: float,
 ) -> np.ndarray:
     """`versions` augmented copies of each image: uint8 array (N, versions, 32, 32, 3).
 
-    A pure function (same inputs and seed, same output) that the explorer widget draws and
-    the tests check. Keywords are those of `augmentations`.
+    fill: cutout colour in 0..255 (the training mean times 255). A pure function (same
+    inputs and seed, same output) that the explorer widget draws and the tests check.
+    Keywords are those of `augmentations`.
     """
     check_images(images, what="augmentation_grid images")
     pipeline = A.Compose(augmentations(fill, **augmentation), seed=seed)  # type: ignore[arg-type]

@@ -74,12 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `cifarlab` console script."""
-    from cifarlab.errors import DataError
-
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (DataError, ValueError) as error:
+    except ValueError as error:  # DataError, a bad profile name: problems the user can fix
         print(f"error: {error}", file=sys.stderr)
         return 2
 

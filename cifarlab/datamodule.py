@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cifarlab.augment import eval_transforms, train_transforms
-from cifarlab.data import DataSource, DataSplits, ImageSet, load_cifar10, load_splits
+from cifarlab.data import DataSource, DataSplits, ImageSet, load_splits
 from cifarlab.profile import Profile, get_profile
 
 
@@ -74,9 +74,13 @@ class CIFAR10DataModule(L.LightningDataModule):
         self._built = False
 
     def prepare_data(self) -> None:
-        """Download or decode once (Lightning calls this on one process only)."""
+        """Download or decode once and keep the splits.
+
+        Lightning calls this on one process only; under DDP the other processes find no
+        splits and load them (from the cache this filled) in `setup`.
+        """
         if self.splits is None:
-            load_cifar10(self.source, self.profile)
+            self.splits = load_splits(self.source, self.profile, self.val_size, self.seed)
 
     def setup(self, stage: str | None = None) -> None:
         if self._built:

@@ -31,8 +31,8 @@ class Finding:
         return text + (f"\n{'':18}-> {self.advice}" if self.advice else "")
 
 
-def _requirements() -> list[tuple[str, str, object]]:
-    """(name, specifier, parsed requirement) for each runtime dependency of cifarlab."""
+def _requirements() -> list[tuple[str, str]]:
+    """(name, specifier) for each runtime dependency of cifarlab."""
     from packaging.requirements import Requirement
 
     try:
@@ -40,7 +40,7 @@ def _requirements() -> list[tuple[str, str, object]]:
     except metadata.PackageNotFoundError:
         return []
     parsed = [Requirement(r) for r in declared]
-    return [(r.name, str(r.specifier), r) for r in parsed if not r.marker]
+    return [(r.name, str(r.specifier)) for r in parsed if not r.marker]
 
 
 def package_findings() -> list[Finding]:
@@ -48,7 +48,7 @@ def package_findings() -> list[Finding]:
     from packaging.specifiers import SpecifierSet
 
     findings = []
-    for name, spec, _ in _requirements():
+    for name, spec in _requirements():
         try:
             version = metadata.version(name)
         except metadata.PackageNotFoundError:

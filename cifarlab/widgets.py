@@ -31,7 +31,7 @@ def augmentation_explorer(
     output = widgets.Output()
 
     def redraw(**values: float) -> None:
-        grid = augmentation_grid(images, versions=versions, fill=fill, **values)
+        grid = augmentation_grid(images, fill, versions=versions, **values)
         output.clear_output(wait=True)
         with output:
             display(augmentation_figure(images, grid))

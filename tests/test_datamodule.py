@@ -74,9 +74,27 @@ def test_splits_already_loaded_are_served_without_loading_again(monkeypatch):
 
     splits = load_splits("synthetic", get_profile("smoke"))
     monkeypatch.setattr(datamodule_module, "load_splits", lambda *a, **k: pytest.fail("loaded again"))
-    monkeypatch.setattr(datamodule_module, "load_cifar10", lambda *a, **k: pytest.fail("loaded again"))
     dm = CIFAR10DataModule(splits=splits, batch_size=16)
     dm.prepare_data()
     x, _ = next(iter(dm.val_dataloader()))
     assert dm.splits is splits and x.shape == (16, 3, 32, 32)
     np.testing.assert_array_equal(dm.mean, splits.mean)
+
+
+def test_prepare_data_then_setup_loads_the_data_once(monkeypatch):
+    import cifarlab.datamodule as datamodule_module
+
+    calls = []
+    real = datamodule_module.load_splits
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(datamodule_module, "load_splits", counting)
+    dm = CIFAR10DataModule("synthetic", profile=get_profile("smoke"))
+    dm.prepare_data()  # what a Trainer does first, then setup for each stage
+    dm.setup("fit")
+    dm.setup("test")
+    next(iter(dm.train_dataloader()))
+    assert len(calls) == 1

@@ -1,7 +1,7 @@
 import albumentations as A
-from albumentations.pytorch import ToTensorV2
 
 from cifarlab import selfcheck
+from cifarlab.augment import train_transforms
 
 
 def compute_mean_std(images):
@@ -38,12 +38,8 @@ def test_wrong_answers_get_plain_words(capsys):
 
 
 def build_ok(mean, std):
-    return A.Compose([
-        A.PadIfNeeded(40, 40, border_mode=4), A.RandomCrop(32, 32), A.HorizontalFlip(p=0.5),
-        A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(8, 8), hole_width_range=(8, 8),
-                        fill=tuple(m * 255 for m in mean), p=0.5),
-        A.Normalize(mean=mean, std=std), ToTensorV2(),
-    ])  # fmt: skip
+    """A right answer: the course's own pipeline, which the broken variants below alter."""
+    return train_transforms(mean, std)
 
 
 def test_pipeline_check_accepts_the_recipe(capsys):

@@ -11,9 +11,9 @@ def test_explorer_redraws_with_the_slider_values(monkeypatch):
     images = make_synthetic(2, seed=0).images
     calls = []
 
-    def spy(images, **kwargs):
+    def spy(images, fill, **kwargs):
         calls.append(kwargs)
-        return augmentation_grid(images, **kwargs)
+        return augmentation_grid(images, fill, **kwargs)
 
     monkeypatch.setattr(widgets_module, "augmentation_grid", spy)
     explorer = widgets_module.augmentation_explorer(images, fill=(125, 123, 114), versions=3)
@@ -33,5 +33,5 @@ def test_figures_have_one_panel_per_image():
     classes_fig = class_grid(data, per_class=2)
     assert len(classes_fig.axes) == 20
     assert classes_fig.axes[0].get_ylabel() == data.classes[0]
-    aug = augmentation_grid(data.images[:3], versions=4)
+    aug = augmentation_grid(data.images[:3], data.images.mean(axis=(0, 1, 2)), versions=4)
     assert len(augmentation_figure(data.images[:3], aug).axes) == 15
