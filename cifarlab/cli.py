@@ -1,4 +1,4 @@
-"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, build-lessons."""
+"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, build-lessons."""
 
 from __future__ import annotations
 
@@ -36,6 +36,70 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from cifarlab.train import TrainConfig, train
+
+    devices: int | str = int(args.devices) if args.devices.isdigit() else args.devices
+    config = TrainConfig(
+        out=args.out,
+        profile=args.profile,
+        source=args.source,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.max_lr,
+        lr_find=args.lr_find,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        augment=args.augment,
+        accelerator=args.accelerator,
+        devices=devices,
+        strategy=args.strategy,
+        num_workers=args.workers,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    result = train(config)
+    if result.summary.get("devices", 1) > 1 and not _is_rank_zero():
+        return 0
+    print()
+    print((result.out / "summary.txt").read_text())
+    print(f"run folder: {result.out}")
+    return 0
+
+
+def _is_rank_zero() -> bool:
+    import os
+
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from cifarlab.checkpoint import load_model
+    from cifarlab.data import load_splits, resolve_source
+    from cifarlab.evaluation import evaluate
+    from cifarlab.profile import get_profile
+
+    loaded = load_model(args.checkpoint)
+    splits = load_splits(resolve_source(args.source), get_profile(args.profile))
+    if tuple(splits.classes) != tuple(loaded.classes):
+        raise ValueError(
+            f"the checkpoint was trained on classes {loaded.classes} but the data has {splits.classes}: "
+            "evaluate it on the data it was trained for (--source)."
+        )
+    device = "cuda" if args.device == "auto" and _cuda() else ("cpu" if args.device == "auto" else args.device)
+    result = evaluate(loaded.model, splits.test, loaded.mean, loaded.std, args.batch_size, device)
+    print(f"{args.checkpoint} on {splits.test.source} test split")
+    print(result.report())
+    return 0
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _build_lessons(args: argparse.Namespace) -> int:
     from cifarlab.lessons import build_lessons
 
@@ -52,6 +116,10 @@ def _build_lessons(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cifarlab.profile import PROFILE_NAMES
+
+    OPTIMIZERS = ("sgd", "adam")  # as cifarlab.lit.OPTIMIZERS, without importing Lightning for --help
+    AUGMENT_MODES = ("albumentations", "batch", "none")
     parser = argparse.ArgumentParser(prog="cifarlab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -60,9 +128,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="load the configured data and describe its splits")
     data.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
-    data.add_argument("--profile", choices=["smoke", "full"], help="default: $CIFARLAB_PROFILE or full")
+    data.add_argument("--profile", choices=PROFILE_NAMES, help="default: $CIFARLAB_PROFILE, else full on a GPU, cpu without")
     data.add_argument("--per-class", action="store_true", help="also print counts per class")
     data.set_defaults(run=_data)
+
+    train = commands.add_parser("train", help="train the CustomResNet into a run folder (resumable)")
+    train.add_argument("--out", default="runs/latest", help="run folder (default: runs/latest)")
+    train.add_argument("--profile", choices=PROFILE_NAMES, help="default: $CIFARLAB_PROFILE, else full on a GPU, cpu without")
+    train.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
+    train.add_argument("--epochs", type=int, help="default: the profile's")
+    train.add_argument("--batch-size", type=int, help="default: the profile's")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="SGD with Nesterov momentum, or AdamW")
+    rate = train.add_mutually_exclusive_group()
+    rate.add_argument("--max-lr", type=float, help="OneCycle's peak rate (default: 0.4 for SGD, 0.01 for Adam)")
+    rate.add_argument("--lr-find", action="store_true", help="find the peak rate with the range test first")
+    train.add_argument("--precision", default="auto", help="auto (bf16/fp16 mixed on a GPU, fp32 on the CPU), 32-true, 16-mixed, bf16-mixed")
+    train.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on tensor cores)")
+    train.add_argument("--augment", choices=AUGMENT_MODES, default="albumentations", help="'batch' augments on the device (fast on a GPU)")
+    train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="default: the profile's")
+    train.add_argument("--devices", default="1", help="how many devices (e.g. 2, or 'auto'); >1 needs a --strategy such as ddp")
+    train.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    train.add_argument("--workers", type=int, help="DataLoader worker processes (default: the profile's)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="test loss, accuracy and per-class accuracy of a checkpoint")
+    evaluate.add_argument("checkpoint", help="a .ckpt from a run folder (or a saved state dict)")
+    evaluate.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
+    evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
+    evaluate.add_argument("--batch-size", type=int, default=500)
+    evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    evaluate.set_defaults(run=_evaluate)
 
     lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")
     lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")

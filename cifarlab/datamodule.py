@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cifarlab.augment import eval_transforms, train_transforms
 from cifarlab.data import DataSource, DataSplits, ImageSet, load_splits
@@ -17,18 +17,69 @@ from cifarlab.profile import Profile, get_profile
 
 
 class AugmentedDataset(Dataset):
-    """An `ImageSet` seen through an Albumentations pipeline: items are (CHW float tensor, label)."""
+    """An `ImageSet` seen through an Albumentations pipeline: items are (CHW float tensor, label).
 
-    def __init__(self, images: ImageSet, transform: Any) -> None:
+    Index it with an int, or with an (epoch, index) pair from `EpochSampler`: the pipeline's
+    randomness is then seeded by (seed, epoch, index), so image 7 in epoch 3 gets the same
+    crop, flip and cutout in every run with this seed, whichever worker makes it and
+    whether or not the run was stopped and resumed in between.
+    """
+
+    def __init__(self, images: ImageSet, transform: Any, seed: int = 0) -> None:
         self.images = images
         self.transform = transform
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        if isinstance(key, tuple):
+            epoch, index = key
+            seed_pipeline(self.transform, (self.seed, epoch, index))
+        else:
+            index = key
         image = self.transform(image=self.images.images[index])["image"]
         return image, int(self.images.labels[index])
+
+
+def seed_pipeline(pipeline: Any, key: tuple[int, ...]) -> None:
+    """Seed an Albumentations Compose and give each of its steps a different seed.
+
+    (`Compose.set_random_seed` gives every step the same seed, so the flip and the cutout
+    would draw the same first number and always happen together.)
+    """
+    seeds = np.random.SeedSequence(list(key)).generate_state(len(pipeline.transforms) + 1)
+    pipeline.set_random_seed(int(seeds[0]))
+    for step, seed in zip(pipeline.transforms, seeds[1:]):
+        step.set_random_seed(int(seed))
+
+
+class EpochSampler(Sampler):
+    """Shuffles anew each epoch from (seed, epoch) and yields (epoch, index) pairs.
+
+    Lightning calls `set_epoch` at the start of every epoch, including the first epoch after
+    a resume, so a resumed run sees the same order as one that never stopped. Under DDP each
+    of `world_size` processes takes every world_size-th index of the same permutation (the
+    tail that does not divide evenly is dropped, as DistributedSampler does with drop_last).
+    """
+
+    def __init__(self, length: int, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in 0..{world_size - 1}.")
+        self.length, self.seed, self.rank, self.world_size = length, seed, rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length // self.world_size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = torch.randperm(self.length, generator=torch.Generator().manual_seed(hash((self.seed, self.epoch))))
+        mine = order[: len(self) * self.world_size][self.rank :: self.world_size]
+        return iter([(self.epoch, int(i)) for i in mine])
 
 
 def quiet_worker_threads(worker_id: int = 0) -> None:
@@ -42,13 +93,21 @@ def quiet_worker_threads(worker_id: int = 0) -> None:
     torch.set_num_threads(1)
 
 
+AUGMENT_MODES = ("albumentations", "batch", "none")
+
+
 class CIFAR10DataModule(L.LightningDataModule):
     """Train, validation and test loaders for the chosen source, sized by the profile.
 
     Mean and std come from the training split; augmentation keywords go to
     `cifarlab.augment.augmentations` (pad, flip_p, holes, hole_size, cutout_p).
     Pass `splits` you have already loaded to serve those instead of loading again
-    (source, val_size and seed then play no part).
+    (source and val_size then play no part).
+
+    augment: "albumentations" (per image, in the loader), "batch" (the loader serves plain
+    normalised images and the model augments whole batches on its device, see
+    `cifarlab.batch_augment`), or "none". The training order and the augmentation are
+    seeded by (seed, epoch), so runs repeat and resume exactly.
     """
 
     def __init__(
@@ -60,9 +119,13 @@ class CIFAR10DataModule(L.LightningDataModule):
         val_size: int | None = None,
         seed: int = 0,
         splits: DataSplits | None = None,
+        augment: str = "albumentations",
         **augmentation: float,
     ) -> None:
         super().__init__()
+        if augment not in AUGMENT_MODES:
+            raise ValueError(f"augment={augment!r}: choose one of {AUGMENT_MODES}.")
+        self.augment = augment
         self.source = source
         self.profile = profile or get_profile()
         self.batch_size = batch_size or self.profile.batch_size
@@ -88,9 +151,9 @@ class CIFAR10DataModule(L.LightningDataModule):
         if self.splits is None:
             self.splits = load_splits(self.source, self.profile, self.val_size, self.seed)
         mean, std = self.splits.mean, self.splits.std
-        train_tf = train_transforms(mean, std, **self.augmentation)
         test_tf = eval_transforms(mean, std)
-        self.train_set = AugmentedDataset(self.splits.train, train_tf)
+        train_tf = train_transforms(mean, std, **self.augmentation) if self.augment == "albumentations" else test_tf
+        self.train_set = AugmentedDataset(self.splits.train, train_tf, seed=self.seed)
         self.val_set = AugmentedDataset(self.splits.val, test_tf)
         self.test_set = AugmentedDataset(self.splits.test, test_tf)
         self._built = True
@@ -112,28 +175,30 @@ class CIFAR10DataModule(L.LightningDataModule):
             raise RuntimeError("call datamodule.setup() first: it loads the data and its statistics.")
         return self.splits
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, sampler: Sampler | None = None) -> DataLoader:
         workers = self.num_workers
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(dataset) > self.batch_size,
+            sampler=sampler,
+            # a partial last batch would be noisier and, under BatchNorm, can be a batch of 1
+            drop_last=sampler is not None and len(sampler) > self.batch_size,
             num_workers=workers,
             worker_init_fn=quiet_worker_threads if workers > 0 else None,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
         )
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.train_set, shuffle=True)
+        trainer = getattr(self, "trainer", None)  # under DDP each process takes its share
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        return self._loader(self.train_set, EpochSampler(len(self.train_set), self.seed, rank, world))
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.test_set, shuffle=False)
+        return self._loader(self.test_set)

@@ -1,11 +1,14 @@
 """The cost profile: one switch that says how much work every lesson, test and command does.
 
-`CIFARLAB_PROFILE=smoke` runs everything on small subsets for one short epoch on the CPU,
-so a notebook finishes in well under two minutes on two cores (that is what CI uses).
-`CIFARLAB_PROFILE=full` (the default) is the real course: all the data, the full recipe.
+- `full`: the real course, all the data and the full 24-epoch recipe (made for a GPU).
+- `cpu`: the real CIFAR-10 on a budget a laptop CPU manages in minutes per training run:
+  5,000 training images, 3 epochs. The accuracy is far from the GPU's, and says so.
+- `smoke`: tiny subsets, 4 batches of one epoch on the CPU, so a notebook finishes in well
+  under two minutes on two cores (that is what CI uses).
 
-This module is the only place that reads `CIFARLAB_PROFILE`. Notebooks and the CLI ask
-`get_profile()` for sizes instead of keeping test-mode flags of their own.
+Unset, `CIFARLAB_PROFILE` means `full` when a GPU is present and `cpu` when not. This
+module is the only place that reads it. Notebooks and the CLI ask `get_profile()` for
+sizes instead of keeping test-mode flags of their own.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Profile:
     batch_size: int
     epochs: int
     limit_batches: int | None  # cap on batches per epoch and split
+    lr_find_steps: int  # steps of the learning-rate range test
     num_workers: int  # DataLoader worker processes
     accelerator: str  # "cpu", or "auto" to use a GPU when there is one
 
@@ -53,6 +57,21 @@ def _profiles() -> dict[str, Profile]:
             batch_size=512,
             epochs=24,
             limit_batches=None,
+            lr_find_steps=100,
+            num_workers=_default_workers(),
+            accelerator="auto",
+        ),
+        "cpu": Profile(
+            name="cpu",
+            train_size=5_000,
+            val_size=1_000,
+            test_size=2_000,
+            synthetic_train=5_000,
+            synthetic_test=2_000,
+            batch_size=128,
+            epochs=3,
+            limit_batches=None,
+            lr_find_steps=60,
             num_workers=_default_workers(),
             accelerator="auto",
         ),
@@ -66,24 +85,32 @@ def _profiles() -> dict[str, Profile]:
             batch_size=64,
             epochs=1,
             limit_batches=4,
+            lr_find_steps=24,
             num_workers=0,
             accelerator="cpu",
         ),
     }
 
 
-PROFILE_NAMES = ("smoke", "full")
+PROFILE_NAMES = ("smoke", "cpu", "full")
+
+
+def default_profile_name() -> str:
+    """`full` when torch sees a GPU, `cpu` when not (what an unset CIFARLAB_PROFILE means)."""
+    import torch
+
+    return "full" if torch.cuda.is_available() else "cpu"
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """The profile called `name`, or the one `CIFARLAB_PROFILE` selects (default "full")."""
-    chosen = name if name is not None else os.environ.get(ENV_VAR, "full")
+    """The profile called `name`, or the one `CIFARLAB_PROFILE` selects (default: see above)."""
+    chosen = name if name is not None else os.environ.get(ENV_VAR) or default_profile_name()
     chosen = chosen.strip().lower()
     profiles = _profiles()
     if chosen not in profiles:
         where = f"{ENV_VAR}={chosen!r}" if name is None else f"profile {chosen!r}"
         raise ValueError(
-            f"{where} is not a profile cifarlab knows. Use 'smoke' (tiny, CPU, for tests) "
-            f"or 'full' (the real course), e.g. `export {ENV_VAR}=smoke`."
+            f"{where} is not a profile cifarlab knows. Use 'smoke' (tiny, CPU, for tests), 'cpu' "
+            f"(real data on a CPU budget) or 'full' (the real course), e.g. `export {ENV_VAR}=smoke`."
         )
     return profiles[chosen]

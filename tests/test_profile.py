@@ -6,11 +6,24 @@ import cifarlab
 from cifarlab.profile import ENV_VAR, get_profile
 
 
-def test_default_profile_is_full(monkeypatch):
+@pytest.mark.parametrize("gpu, expected", [(True, "full"), (False, "cpu")])
+def test_default_profile_is_full_on_a_gpu_and_cpu_without(monkeypatch, gpu, expected):
+    import torch
+
     monkeypatch.delenv(ENV_VAR, raising=False)
-    profile = get_profile()
-    assert profile.name == "full"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert get_profile().name == expected
+
+
+def test_full_profile_is_the_whole_data_set_and_recipe():
+    profile = get_profile("full")
     assert profile.train_size is None and profile.val_size == 5_000 and profile.test_size is None
+    assert profile.epochs == 24 and profile.batch_size == 512 and profile.limit_batches is None
+
+
+def test_cpu_profile_uses_real_data_on_a_budget():
+    profile = get_profile("cpu")
+    assert 1_000 < profile.train_size <= 10_000 and profile.epochs <= 5 and profile.limit_batches is None
 
 
 def test_smoke_profile_is_small_and_on_cpu(monkeypatch):
@@ -23,7 +36,7 @@ def test_smoke_profile_is_small_and_on_cpu(monkeypatch):
 
 def test_unknown_profile_names_the_choices(monkeypatch):
     monkeypatch.setenv(ENV_VAR, "fast")
-    with pytest.raises(ValueError, match=r"CIFARLAB_PROFILE='fast'.*'smoke'.*'full'"):
+    with pytest.raises(ValueError, match=r"CIFARLAB_PROFILE='fast'.*'smoke'.*'cpu'.*'full'"):
         get_profile()
 
 

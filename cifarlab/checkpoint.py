@@ -1,0 +1,102 @@
+"""Loading trained CustomResNets safely, with errors that say what does not match.
+
+`torch.load(..., weights_only=True)` only unpickles tensors and plain containers, so a
+checkpoint from the internet cannot run code on your machine. And unlike
+`load_state_dict(strict=False)`, which silently loads nothing when the names differ, every
+parameter must be there with the right shape, or the error names the ones that are not.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cifarlab.model import WIDTHS, CustomResNet
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable CustomResNet checkpoint."""
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode, with what it needs to read images: mean, std, class names."""
+
+    model: CustomResNet
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    classes: tuple[str, ...]
+    hparams: dict[str, Any]
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's contents, loaded with weights_only=True, or a CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: check the path (runs keep theirs in <run>/checkpoints/).")
+    try:
+        contents = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain containers, so it is not loaded "
+            f"(weights_only=True keeps unknown files from running code). Details: {str(error).splitlines()[0]}"
+        ) from None
+    except Exception as error:  # a truncated or foreign file
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: {error}).") from None
+    if not isinstance(contents, dict):
+        raise CheckpointError(f"{path} holds a {type(contents).__name__}, not a checkpoint dictionary.")
+    return contents
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a CustomResNet from a Lightning checkpoint (.ckpt) or a saved state dict (.pt).
+
+    A Lightning checkpoint carries the architecture and the data's mean, std and classes in
+    its hyperparameters; a bare state dict gets the default architecture and no statistics
+    (mean 0, std 1), so prefer checkpoints. Raises CheckpointError on any mismatch.
+    """
+    contents = read_checkpoint(path)
+    hparams = dict(contents.get("hyper_parameters") or contents.get("hparams") or {})
+    state = contents.get("state_dict", contents)
+    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} has no state dict of tensors (keys: {sorted(contents)[:6]}).")
+    state = {k.removeprefix("model."): v for k, v in state.items() if not k.startswith(("train_acc", "val_acc", "test_acc"))}
+    classes = tuple(hparams.get("classes") or (f"class {i}" for i in range(10)))
+    model = CustomResNet(
+        widths=hparams.get("widths", WIDTHS),
+        num_classes=len(classes),
+        dropout=hparams.get("dropout", 0.0),
+        logit_scale=hparams.get("logit_scale", 0.125),
+    )
+    check_state_dict(model, state, path)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    model.eval().to(device)
+    mean = tuple(hparams.get("mean", (0.0, 0.0, 0.0)))
+    std = tuple(hparams.get("std", (1.0, 1.0, 1.0)))
+    return LoadedModel(model, mean, std, classes, hparams)  # type: ignore[arg-type]
+
+
+def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: object = "the checkpoint") -> None:
+    """Raise CheckpointError naming missing, unexpected and mis-shaped parameters."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if not (missing or unexpected or wrong):
+        return
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[:3]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+    if wrong:
+        problems.append(f"{len(wrong)} of another shape (e.g. {wrong[:2]})")
+    raise CheckpointError(
+        f"{where} is not a checkpoint of this CustomResNet: " + "; ".join(problems) + ". "
+        "Was it saved from another model, or with other widths or classes?"
+    )

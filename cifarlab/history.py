@@ -1,0 +1,102 @@
+"""A clean per-epoch history of a Lightning run, and its plot.
+
+Lightning's loggers write a row whenever something is logged, sanity checks and tuner runs
+included; the seed course's per-epoch table got rows from both. `History` records one row
+per real training epoch (after its validation), skips the sanity check, keeps the test
+result apart, and is saved in checkpoints, so a resumed run keeps its earlier epochs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from matplotlib.figure import Figure
+
+import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
+
+COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
+class History(L.Callback):
+    """Collects `rows` (one dict per epoch, keys COLUMNS) and `test` (the final test metrics)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self.test: dict[str, float] = {}
+        self._started = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        row: dict[str, float] = {"epoch": trainer.current_epoch + 1}
+        for name in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            value = metrics.get(name)
+            row[name] = float(value) if value is not None else math.nan
+        row["lr"] = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan  # where the schedule ended the epoch
+        row["seconds"] = time.perf_counter() - self._started
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+
+    def on_test_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.test = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test_")}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": [dict(r) for r in self.rows]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # Resuming fills in the epochs before the checkpoint. Testing the best checkpoint
+        # after fit also loads it: the epochs recorded since then must stay.
+        ours = {r["epoch"] for r in self.rows}
+        earlier = [dict(r) for r in state_dict.get("rows", []) if r["epoch"] not in ours]
+        self.rows = sorted(earlier + self.rows, key=lambda r: r["epoch"])
+
+    def write_csv(self, path: str | Path) -> Path:
+        """Write the rows to a CSV file with the COLUMNS as header."""
+        path = Path(path)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        return path
+
+    def table(self) -> str:
+        """The rows as a fixed-width text table."""
+        lines = ["epoch  train_loss  train_acc  val_loss  val_acc        lr  seconds"]
+        for r in self.rows:
+            lines.append(
+                f"{int(r['epoch']):>5}  {r['train_loss']:>10.4f}  {r['train_acc']:>9.2%}  "
+                f"{r['val_loss']:>8.4f}  {r['val_acc']:>7.2%}  {r['lr']:>8.2e}  {r['seconds']:>7.1f}"
+            )
+        return "\n".join(lines)
+
+
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    """Rows of a metrics.csv written by `History.write_csv`."""
+    with Path(path).open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def metrics_figure(rows: list[dict[str, float]], title: str = "") -> Figure:
+    """Loss and accuracy per epoch, train and validation side by side."""
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = [r["epoch"] for r in rows]
+    for split, style in (("train", "-o"), ("val", "-s")):
+        loss_ax.plot(epochs, [r[f"{split}_loss"] for r in rows], style, label=split, markersize=3)
+        acc_ax.plot(epochs, [100 * r[f"{split}_acc"] for r in rows], style, label=split, markersize=3)
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (train includes label smoothing)")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,158 @@
+"""Lightning training: learning, a clean history, reproducibility, resume, the LR finder, precision."""
+
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from cifarlab.datamodule import EpochSampler
+from cifarlab.history import COLUMNS, read_history
+from cifarlab.lit import LitResNet, choose_precision
+from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
+from cifarlab.profile import get_profile
+from cifarlab.train import TrainConfig, train
+
+SMALL = {"widths": (16, 32, 64, 128)}  # the same architecture, narrower: seconds per epoch on a CPU
+
+
+def config(tmp_path, name="run", epochs=2, limit=3, **changes):
+    profile = get_profile("smoke").with_overrides(limit_batches=limit, lr_find_steps=20)
+    return TrainConfig(out=str(tmp_path / name), profile=profile, source="synthetic", epochs=epochs, extra=dict(SMALL), **changes)
+
+
+def without_times(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_training_on_synthetic_data_beats_chance_by_far(tmp_path):
+    result = train(config(tmp_path, epochs=6, limit=None))
+    assert result.test["test_acc"] > 0.6, result.history  # chance is 0.1
+    assert result.history[-1]["val_acc"] > result.history[0]["val_acc"]
+
+
+def test_run_folder_has_one_history_row_per_real_epoch(tmp_path):
+    result = train(config(tmp_path, epochs=2, lr_find=True))
+    out = result.out
+    for name in ("config.json", "metrics.csv", "metrics.png", "lr_find.png", "summary.json", "summary.txt", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (out / name).is_file(), name
+    rows = read_history(out / "metrics.csv")
+    assert [r["epoch"] for r in rows] == [1, 2]  # no rows from the sanity check or the LR finder
+    assert list(rows[0]) == list(COLUMNS) and all(math.isfinite(v) for r in rows for v in r.values())
+    assert 0 < rows[-1]["lr"] < rows[0]["lr"]  # OneCycle ends low (and never negative)
+    assert set(result.test) == {"test_loss", "test_acc"}
+    summary = (out / "summary.txt").read_text()
+    assert "test accuracy" in summary and "max LR" in summary and result.lr_find.reason in summary
+
+
+def test_same_seed_same_history_and_weights(tmp_path):
+    a, b = train(config(tmp_path, "a")), train(config(tmp_path, "b"))
+    assert without_times(a.history) == without_times(b.history)
+    wa, wb = (torch.load(r.last_checkpoint, weights_only=True)["state_dict"] for r in (a, b))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    c = train(config(tmp_path, "c", seed=1))
+    assert without_times(c.history) != without_times(a.history)
+
+
+class InterruptDuring(L.Callback):
+    """Presses Ctrl+C in the middle of an epoch (0-based), as a student's runtime dies."""
+
+    def __init__(self, epoch: int, batch: int = 1) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("augment", ["albumentations", "batch"])
+def test_an_interrupted_run_resumes_and_ends_as_if_never_stopped(tmp_path, augment):
+    whole = train(config(tmp_path, "whole", epochs=3, augment=augment))
+    with pytest.raises(SystemExit):  # Lightning shuts down gracefully and exits after Ctrl+C
+        train(config(tmp_path, "resumed", epochs=3, augment=augment), callbacks=[InterruptDuring(epoch=2)])
+    with pytest.raises(ValueError, match="--resume"):
+        train(config(tmp_path, "resumed", epochs=3, augment=augment))
+    resumed = train(config(tmp_path, "resumed", epochs=3, augment=augment, resume=True))
+    assert without_times(resumed.history) == without_times(whole.history)
+    assert resumed.test == whole.test
+    wa, wb = (torch.load(r.last_checkpoint, weights_only=True)["state_dict"] for r in (whole, resumed))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    with pytest.raises(ValueError, match="nothing to resume"):
+        train(config(tmp_path, resume=True))
+
+
+def small_module_and_data(tmp_path):
+    from cifarlab.datamodule import CIFAR10DataModule
+
+    dm = CIFAR10DataModule("synthetic", get_profile("smoke"))
+    dm.setup()
+    return LitResNet(**SMALL, mean=dm.mean, std=dm.std, classes=dm.classes), dm
+
+
+def test_lr_finder_suggests_a_rate_and_restores_the_weights(tmp_path):
+    module, dm = small_module_and_data(tmp_path)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    result = find_lr(module, dm, fallback=0.4, num_training=30, accelerator="cpu")
+    assert result.suggestion is not None and 1e-4 <= result.suggestion <= 10
+    assert module.lr == result.lr == result.suggestion and "steepest" in result.reason
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+    fig = lr_find_figure(result)
+    assert any("suggestion" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_lr_finder_never_fails_silently(tmp_path):
+    module, dm = small_module_and_data(tmp_path)
+    result = find_lr(module, dm, fallback=0.05, min_lr=10, max_lr=1e6, num_training=30, accelerator="cpu")
+    assert result.suggestion is None and result.lr == module.lr == 0.05
+    assert "diverged" in result.reason and "0.05" in result.reason and result.stopped_early
+    fig = lr_find_figure(result)
+    assert any("fallback" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_lr_finder_with_too_few_points_says_why():
+    empty = LRFindResult([], [], None, 0.1, "no suggestion: only 0 finite points")
+    assert "0.1" in empty.describe() and "no suggestion" in empty.describe()
+
+
+def test_precision_follows_the_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert choose_precision("auto") == "32-true" and choose_precision("bf16") == "bf16-mixed"
+    with pytest.raises(ValueError, match="needs a GPU"):
+        choose_precision("16-mixed")
+    with pytest.raises(ValueError, match="not one of"):
+        choose_precision("8-bit")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert choose_precision("auto") == "bf16-mixed"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert choose_precision("auto") == "16-mixed"
+    assert choose_precision("auto", accelerator="cpu") == "32-true"
+
+
+def test_bf16_mixed_and_channels_last_train_on_the_cpu(tmp_path):
+    result = train(config(tmp_path, epochs=1, precision="bf16-mixed", channels_last=True))
+    assert result.summary["precision"] == "bf16-mixed" and math.isfinite(result.history[0]["train_loss"])
+
+
+def test_epoch_sampler_shuffles_by_epoch_and_splits_ranks():
+    sampler = EpochSampler(10, seed=0)
+    first = list(sampler)
+    assert sorted(i for _, i in first) == list(range(10)) and {e for e, _ in first} == {0}
+    sampler.set_epoch(1)
+    assert [i for _, i in sampler] != [i for _, i in first]
+    sampler.set_epoch(0)
+    assert list(sampler) == first
+    shares = [EpochSampler(11, seed=0, rank=r, world_size=2) for r in (0, 1)]
+    a, b = ({i for _, i in s} for s in shares)
+    assert len(a) == len(b) == len(shares[0]) == 5 and not a & b
+    with pytest.raises(ValueError, match="rank 2"):
+        EpochSampler(10, rank=2, world_size=2)
+
+
+def test_optimizer_choice_is_checked():
+    with pytest.raises(ValueError, match="sgd"):
+        LitResNet(optimizer="rmsprop")
+    assert LitResNet(optimizer="adam", **SMALL).lr == 0.01
