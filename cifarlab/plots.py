@@ -87,3 +87,30 @@ def augmentation_figure(originals: np.ndarray, grid: np.ndarray, title: str | No
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def feature_map_figure(image: np.ndarray, maps: np.ndarray, title: str = "", ncols: int = 8) -> Figure:
+    """An input image (uint8 HWC) beside feature maps of one block (C, H, W floats).
+
+    Each map has its own colour scale (viridis: bright = strong activation), so a weak but
+    structured channel is as visible as a strong one.
+    """
+    check_images(image[None], what="feature_map_figure image")
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"maps should be (channels, H, W), got shape {maps.shape}.")
+    rows = int(np.ceil(len(maps) / ncols))
+    fig = Figure(figsize=(1.4 * (ncols + 1.5), 1.4 * max(rows, 1) + 0.4), layout="constrained")
+    grid = fig.add_gridspec(max(rows, 1), ncols + 2)
+    ax = fig.add_subplot(grid[: min(rows, 2), :2])
+    ax.imshow(image)
+    ax.set_title("input", fontsize=9)
+    ax.axis("off")
+    for i, channel_map in enumerate(maps):
+        ax = fig.add_subplot(grid[i // ncols, 2 + i % ncols])
+        ax.imshow(channel_map, cmap="viridis")
+        ax.set_title(f"ch {i}", fontsize=7)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

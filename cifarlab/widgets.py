@@ -3,14 +3,17 @@ package (tested directly); this module only wires sliders to them."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 from IPython.display import display
 
 from cifarlab.augment import augmentation_grid
-from cifarlab.plots import augmentation_figure
+from cifarlab.plots import augmentation_figure, feature_map_figure
+
+if TYPE_CHECKING:
+    import torch
 
 
 def augmentation_explorer(
@@ -39,3 +42,63 @@ def augmentation_explorer(
     widgets.interactive_output(redraw, sliders)
     controls = widgets.HBox([widgets.VBox(list(sliders.values())[:3]), widgets.VBox(list(sliders.values())[3:])])
     return widgets.VBox([controls, output])
+
+
+def feature_maps(model: "torch.nn.Module", x: "torch.Tensor", layer: str, first: int, count: int = 16) -> np.ndarray:
+    """`count` channels of `layer`'s output for one normalised image x (3, 32, 32), from `first`."""
+    from cifarlab.model import block_outputs
+
+    was_training = model.training
+    model.eval()
+    try:
+        out = block_outputs(model, x[None], blocks=(layer,))[layer][0]
+    finally:
+        model.train(was_training)
+    first = max(0, min(first, out.shape[0] - count))
+    return out[first : first + count].float().cpu().numpy()
+
+
+def feature_map_explorer(model: "torch.nn.Module", images: np.ndarray, x: "torch.Tensor", count: int = 16) -> widgets.VBox:
+    """Sliders for image, block and first channel over the model's feature maps.
+
+    images: uint8 NHWC (what is shown); x: the same images normalised, (N, 3, 32, 32).
+    """
+    from cifarlab.model import BLOCKS
+
+    layers = [b for b in BLOCKS if b not in ("pool", "fc")]
+    controls = {
+        "index": widgets.IntSlider(0, 0, len(images) - 1, description="image"),
+        "layer": widgets.Dropdown(options=layers, value=layers[0], description="block"),
+        "first": widgets.IntSlider(0, 0, 512 - count, step=count, description="channels from"),
+    }
+    output = widgets.Output()
+
+    def redraw(index: int, layer: str, first: int) -> None:
+        maps = feature_maps(model, x[index], layer, first, count)
+        output.clear_output(wait=True)
+        with output:
+            display(feature_map_figure(images[index], maps, title=f"{layer}: {count} channels from {first}"))
+
+    widgets.interactive_output(redraw, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+
+
+def schedule_explorer(steps_per_epoch: int, epochs: int = 24) -> widgets.VBox:
+    """Sliders for OneCycle's peak rate, warm-up share, start divisor and epochs."""
+    from cifarlab.schedule import schedule_figure
+
+    controls = {
+        "max_lr": widgets.FloatLogSlider(0.4, base=10, min=-3, max=0.5, description="max lr"),
+        "pct_start": widgets.FloatSlider(0.25, min=0.05, max=0.6, step=0.05, description="warm-up"),
+        "div_factor": widgets.FloatLogSlider(25, base=10, min=0, max=3, description="start ÷"),
+        "epochs": widgets.IntSlider(epochs, 1, 50, description="epochs"),
+    }
+    output = widgets.Output()
+
+    def redraw(max_lr: float, pct_start: float, div_factor: float, epochs: int) -> None:
+        output.clear_output(wait=True)
+        with output:
+            display(schedule_figure(epochs * steps_per_epoch, max_lr, pct_start, div_factor, steps_per_epoch=steps_per_epoch))
+
+    widgets.interactive_output(redraw, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())[:2]), widgets.HBox(list(controls.values())[2:]), output])

@@ -35,3 +35,45 @@ def test_figures_have_one_panel_per_image():
     assert classes_fig.axes[0].get_ylabel() == data.classes[0]
     aug = augmentation_grid(data.images[:3], data.images.mean(axis=(0, 1, 2)), versions=4)
     assert len(augmentation_figure(data.images[:3], aug).axes) == 15
+
+
+def test_feature_map_explorer_draws_the_chosen_block_and_channels(monkeypatch):
+    import torch
+
+    from cifarlab.model import CustomResNet
+
+    data = make_synthetic(3, seed=0)
+    x = torch.from_numpy(data.images).permute(0, 3, 1, 2).float().div(255)
+    drawn = []
+    monkeypatch.setattr(widgets_module, "feature_map_figure", lambda image, maps, title: drawn.append((image, maps, title)))
+    explorer = widgets_module.feature_map_explorer(CustomResNet(widths=(16, 32, 64, 128)), data.images, x, count=8)
+    controls = {w.description: w for w in explorer.children[0].children}
+    assert drawn[-1][1].shape == (8, 32, 32)  # prep keeps 32x32
+    controls["block"].value = "layer2"
+    controls["image"].value = 2
+    image, maps, title = drawn[-1]
+    assert maps.shape == (8, 8, 8) and np.array_equal(image, data.images[2]) and "layer2" in title
+    controls["channels from"].value = 400  # past layer2's 64 channels: clamped to the last 8
+    assert drawn[-1][1].shape == (8, 8, 8)
+    fig = feature_map_figure_real(data.images[0], drawn[-1][1])
+    assert sum(bool(ax.images) for ax in fig.axes) == 9
+
+
+def feature_map_figure_real(image, maps):
+    from cifarlab.plots import feature_map_figure
+
+    return feature_map_figure(image, maps)
+
+
+def test_schedule_explorer_redraws_with_the_sliders(monkeypatch):
+    import cifarlab.schedule as schedule
+
+    calls = []
+    real = schedule.schedule_figure
+    monkeypatch.setattr(schedule, "schedule_figure", lambda *a, **k: calls.append((a, k)) or real(*a, **k))
+    explorer = widgets_module.schedule_explorer(steps_per_epoch=10, epochs=4)
+    sliders = {w.description: w for box in explorer.children[:2] for w in box.children}
+    assert calls[-1][0][:2] == (40, 0.4)
+    sliders["epochs"].value = 2
+    sliders["warm-up"].value = 0.5
+    assert calls[-1][0][0] == 20 and calls[-1][0][2] == 0.5
