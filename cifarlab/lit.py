@@ -20,6 +20,22 @@ from cifarlab.batch_augment import batch_augment, batch_generator
 from cifarlab.model import WIDTHS, CustomResNet
 from cifarlab.schedule import one_cycle
 
+def _quiet_lightning_notices() -> None:
+    """Drop two messages that would fill every lesson's output and that a student cannot act
+    on: an advertisement for a cloud logger, and a deprecation inside Lightning itself."""
+    import logging
+    import warnings
+
+    class DropTips(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not str(record.msg).startswith("💡 Tip")
+
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(DropTips())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+_quiet_lightning_notices()
+
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LR = {"sgd": 0.4, "adam": 0.01}  # OneCycle's peak rate
 

@@ -7,7 +7,8 @@ the same forward pass in eval mode (BatchNorm uses its running statistics) witho
 
 from __future__ import annotations
 
-from typing import Iterable
+import itertools
+from typing import Iterable, Iterator, Sized
 
 import torch
 import torch.nn.functional as F
@@ -17,16 +18,34 @@ from tqdm.auto import tqdm
 from cifarlab.schedule import one_cycle
 
 
+class Limited:
+    """At most `n` batches of a loader per pass (all of them for n=None), with a len()."""
+
+    def __init__(self, batches: Iterable, n: int | None) -> None:
+        self.batches, self.n = batches, n
+
+    def __iter__(self) -> Iterator:
+        return itertools.islice(iter(self.batches), self.n)
+
+    def __len__(self) -> int:
+        total = len(self.batches) if isinstance(self.batches, Sized) else self.n
+        return total if self.n is None else min(self.n, total)  # type: ignore[type-var, return-value]
+
+
 def train_epoch(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     optimizer: torch.optim.Optimizer,
     schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     label_smoothing: float = 0.0,
     description: str = "train",
 ) -> dict[str, float]:
-    """One pass over `batches`, with a tqdm bar; returns the mean loss and the accuracy."""
+    """One pass over `batches`, with a tqdm bar; returns the mean loss and the accuracy.
+
+    The batches go to `device`, by default the device the model is on.
+    """
+    device = device or next(model.parameters()).device
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(batches, desc=description, leave=False)
@@ -48,9 +67,10 @@ def train_epoch(
 
 @torch.no_grad()
 def evaluate_batches(
-    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: str | torch.device = "cpu"
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: str | torch.device | None = None
 ) -> dict[str, float]:
-    """Mean cross-entropy and accuracy over `batches`, in eval mode."""
+    """Mean cross-entropy and accuracy over `batches`, in eval mode (on the model's device by default)."""
+    device = device or next(model.parameters()).device
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in batches:

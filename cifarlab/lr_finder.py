@@ -1,9 +1,16 @@
 """The learning-rate range test with Lightning's tuner, made to say what happened.
 
 The test trains for `num_training` steps while raising the rate exponentially from min_lr
-to max_lr and records the (smoothed) loss. The loss first barely moves (rate too small),
-then falls fast, then blows up (rate too large). Lightning suggests the rate where it falls
-fastest (the steepest negative slope).
+to max_lr and records the loss. The loss first barely moves (rate too small), then falls
+fast, then blows up (rate too large). The suggestion is the rate where the smoothed loss
+falls fastest (the steepest negative slope), Lightning's rule.
+
+Lightning's tuner runs the sweep. We record the raw loss of every step ourselves and smooth
+it again, because Lightning's smoothed curve is biased low at the start: its bias correction
+divides by 1 - beta**(step + 1) after the optimizer step has already counted the step, so
+the first point is about half the true loss and the curve *rises* over the first tens of
+steps (Lightning issue #14167 is about the same artefact). In a short test that rise hides
+the real shape and misplaces the suggestion.
 
 It can fail: if the loss diverges within the first few steps, the tuner stops early and
 has too few points for a suggestion (the seed course's "stopped early after 5 steps due to
@@ -14,15 +21,63 @@ use and, when that is not a suggestion, the reason.
 from __future__ import annotations
 
 import math
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 import lightning as L
 from lightning.pytorch.tuner import Tuner
+import numpy as np
 from matplotlib.figure import Figure
 
 import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
 
 SKIP_BEGIN, SKIP_END = 10, 1  # Lightning's defaults: ignore the first and last points
+BETA = 0.9  # smoothing: an average over roughly the last 10 steps, short enough for 24-100 step tests
+
+
+def smooth(losses: Sequence[float], beta: float = BETA) -> list[float]:
+    """Exponential moving average with bias correction, so the first value is the first loss."""
+    average, out = 0.0, []
+    for step, loss in enumerate(losses, start=1):
+        average = beta * average + (1 - beta) * loss
+        out.append(average / (1 - beta**step))
+    return out
+
+
+def steepest_descent(lrs: Sequence[float], losses: Sequence[float], skip_begin: int = SKIP_BEGIN, skip_end: int = SKIP_END) -> float | None:
+    """The rate where the loss falls fastest against the rate, or None with too few points."""
+    lr = np.asarray(lrs[skip_begin : len(lrs) - skip_end], dtype=np.float64)
+    loss = np.asarray(losses[skip_begin : len(losses) - skip_end], dtype=np.float64)
+    keep = np.isfinite(loss)
+    lr, loss = lr[keep], loss[keep]
+    if len(lr) < 2:
+        return None
+    return float(lr[np.argmin(np.gradient(loss, lr))])
+
+
+@contextmanager
+def _recording_losses(module: L.LightningModule) -> Iterator[list[float]]:
+    """Record the unsmoothed loss of every training step of `module`.
+
+    (The tuner replaces all of its Trainer's callbacks with its own for the sweep, so a
+    callback cannot do this; we wrap the module's training_step for the duration.)
+    """
+    losses: list[float] = []
+    step = module.training_step
+
+    def recording_step(*args: Any, **kwargs: Any) -> Any:
+        out = step(*args, **kwargs)
+        loss = out.get("loss") if isinstance(out, dict) else out
+        losses.append(float(loss.detach()) if loss is not None else math.nan)
+        return out
+
+    module.training_step = recording_step  # type: ignore[method-assign]
+    try:
+        yield losses
+    finally:
+        del module.training_step  # the class's method shows through again
 
 
 @dataclass
@@ -30,11 +85,12 @@ class LRFindResult:
     """What the range test measured, and the rate chosen from it."""
 
     lrs: list[float]
-    losses: list[float]
+    losses: list[float]  # smoothed
     suggestion: float | None  # the steepest-descent rate, None when none could be made
     lr: float  # the rate to use: the suggestion, or the fallback
     reason: str  # how `lr` was chosen, in words
     stopped_early: bool = field(default=False)
+    raw_losses: list[float] = field(default_factory=list)
 
     def describe(self) -> str:
         return f"max LR {self.lr:.3g}: {self.reason}"
@@ -57,7 +113,24 @@ def find_lr(
     set to the chosen rate. `fallback` is used, and the reason said, when no suggestion can
     be made.
     """
+    with tempfile.TemporaryDirectory() as scratch:  # the tuner saves and restores the weights there
+        return _find_lr(module, datamodule, fallback, min_lr, max_lr, num_training, accelerator, precision, early_stop_threshold, scratch)
+
+
+def _find_lr(
+    module: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    fallback: float,
+    min_lr: float,
+    max_lr: float,
+    num_training: int,
+    accelerator: str,
+    precision: str,
+    early_stop_threshold: float | None,
+    scratch: str,
+) -> LRFindResult:
     trainer = L.Trainer(
+        default_root_dir=scratch,
         accelerator=accelerator,
         devices=1,
         precision=precision,
@@ -69,22 +142,25 @@ def find_lr(
         num_sanity_val_steps=0,
         enable_progress_bar=True,
     )
-    finder = Tuner(trainer).lr_find(
-        module,
-        datamodule=datamodule,
-        min_lr=min_lr,
-        max_lr=max_lr,
-        num_training=num_training,
-        mode="exponential",
-        early_stop_threshold=early_stop_threshold,
-        update_attr=False,
-    )
+    with _recording_losses(module) as raw_losses:
+        finder = Tuner(trainer).lr_find(
+            module,
+            datamodule=datamodule,
+            min_lr=min_lr,
+            max_lr=max_lr,
+            num_training=num_training,
+            mode="exponential",
+            early_stop_threshold=early_stop_threshold,
+            update_attr=False,
+        )
     if finder is None:  # only when fast_dev_run is on
         module.lr = fallback
         return LRFindResult([], [], None, fallback, f"the range test did not run; using the fallback {fallback:.3g}.")
-    lrs, losses = list(finder.results["lr"]), list(finder.results["loss"])
-    stopped_early = len(lrs) < num_training
-    suggestion = finder.suggestion(skip_begin=SKIP_BEGIN, skip_end=SKIP_END) if len(lrs) > SKIP_BEGIN + SKIP_END + 1 else None
+    count = min(len(finder.results["lr"]), len(raw_losses))
+    lrs, raw = list(finder.results["lr"])[:count], raw_losses[:count]
+    losses = smooth(raw)
+    stopped_early = count < num_training
+    suggestion = steepest_descent(lrs, losses) if count > SKIP_BEGIN + SKIP_END + 1 else None
     if suggestion is not None and math.isfinite(suggestion):
         lr, reason = suggestion, f"the steepest descent of the loss in {len(lrs)} steps ({min_lr:g} to {max_lr:g})."
     else:
@@ -100,14 +176,16 @@ def find_lr(
             why = f"only {len(lrs)} finite points, too few for a suggestion. Raise num_training"
         lr, reason = fallback, f"no suggestion: {why}. Using the fallback {fallback:.3g}."
     module.lr = lr
-    return LRFindResult(lrs, losses, suggestion, lr, reason, stopped_early)
+    return LRFindResult(lrs, losses, suggestion, lr, reason, stopped_early, raw)
 
 
 def lr_find_figure(result: LRFindResult, title: str = "learning-rate range test") -> Figure:
     """Loss against learning rate (log scale), with the suggestion or the fallback marked."""
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
-    ax.plot(result.lrs, result.losses, label="smoothed training loss")
+    if result.raw_losses:
+        ax.plot(result.lrs, result.raw_losses, color="tab:blue", alpha=0.25, linewidth=0.8, label="loss of each step")
+    ax.plot(result.lrs, result.losses, color="tab:blue", label="smoothed")
     ax.set_xscale("log")
     ax.set(xlabel="learning rate", ylabel="loss", title=title)
     if result.suggestion is not None:

@@ -299,9 +299,9 @@ def lightning_module(student: Callable[..., Any]) -> Callable:
 
 def reference_steepest_lr(lrs: Sequence[float], losses: Sequence[float], skip_begin: int = 10, skip_end: int = 1) -> float:
     """The rate where the loss falls fastest against the rate (Lightning's rule)."""
-    lr = np.asarray(lrs[skip_begin:-skip_end], dtype=np.float64)
-    loss = np.asarray(losses[skip_begin:-skip_end], dtype=np.float64)
-    return float(lr[np.argmin(np.gradient(loss, lr))])
+    from cifarlab.lr_finder import steepest_descent
+
+    return steepest_descent(lrs, losses, skip_begin, skip_end)  # type: ignore[return-value]
 
 
 def steepest_lr(student: Callable[..., float]) -> Callable:

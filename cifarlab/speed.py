@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from matplotlib.figure import Figure
+
+import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
 from cifarlab.model import WIDTHS, CustomResNet
 
 DTYPES = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -107,3 +110,17 @@ def comparison_table(results: list[Throughput]) -> str:
     lines = [f"{'setting':<28} {'images/s':>10} {'vs ' + results[0].label:>18}"]
     lines += [f"{r.label:<28} {r.images_per_second:>10.0f} {r.images_per_second / base:>17.2f}x" for r in results]
     return "\n".join(lines) + f"\n(device: {results[0].device})"
+
+
+def throughput_figure(results: list[Throughput]) -> Figure:
+    """Horizontal bars of images/s per setting, labelled with the speed-up over the first."""
+    fig = Figure(figsize=(7, 0.5 * len(results) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    rates = [r.images_per_second for r in results]
+    ax.barh([r.label for r in results], rates, color=["tab:gray" if r.precision == "32-true" else "tab:green" for r in results])
+    for i, rate in enumerate(rates):
+        ax.text(rate, i, f" {rate / rates[0]:.2f}x", va="center")
+    ax.invert_yaxis()
+    ax.set(xlabel="training images / s", title=f"training throughput on {results[0].device}")
+    ax.set_xlim(0, max(rates) * 1.2)
+    return fig

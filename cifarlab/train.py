@@ -80,6 +80,8 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     last = out / "checkpoints" / "last.ckpt"
     if last.exists() and not config.resume:
         raise ValueError(f"{out} already holds a run (checkpoints/last.ckpt). Pass --resume to continue it, or choose another --out.")
+    if config.lr_find and str(config.devices) != "1":
+        raise ValueError("--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr.")
     if config.resume and not last.exists():
         raise ValueError(f"nothing to resume in {out}: there is no checkpoints/last.ckpt.")
     out.mkdir(parents=True, exist_ok=True)

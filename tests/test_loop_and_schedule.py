@@ -34,3 +34,24 @@ def test_one_cycle_warms_up_peaks_and_ends_low_never_negative():
     assert len(schedule_curve(3, 0.4)[0]) == 3  # tiny runs work too
     fig = schedule_figure(100, 0.4, steps_per_epoch=10)
     assert fig.axes[0].get_xlabel() == "epoch"
+
+
+def test_limited_caps_batches_and_reports_its_length():
+    from cifarlab.loop import Limited
+
+    assert len(Limited(range(10), 3)) == 3 and list(Limited(range(10), 3)) == [0, 1, 2]
+    assert len(Limited(range(10), None)) == 10 and len(Limited(range(2), 5)) == 2
+
+
+def test_throughput_comparison_on_the_cpu():
+    from cifarlab.speed import comparison_table, compare, default_settings, throughput_figure
+
+    import pytest
+
+    settings = default_settings("cpu")
+    assert ("16-mixed", False) not in settings and ("bf16-mixed", True) in settings
+    results = compare([("32-true", False), ("bf16-mixed", False)], batch_size=4, steps=1, warmup=1, device="cpu", widths=(8, 16, 16, 16))
+    assert all(r.images_per_second > 0 for r in results)
+    assert "1.00x" in comparison_table(results) and len(throughput_figure(results).axes[0].patches) == 2
+    with pytest.raises(ValueError, match="needs a GPU"):
+        compare([("16-mixed", False)], device="cpu")

@@ -84,6 +84,11 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
         train(config(tmp_path, resume=True))
 
 
+def test_lr_find_on_several_devices_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="--max-lr"):
+        train(config(tmp_path, lr_find=True, devices=2, strategy="ddp"))
+
+
 def small_module_and_data(tmp_path):
     from cifarlab.datamodule import CIFAR10DataModule
 
@@ -98,6 +103,9 @@ def test_lr_finder_suggests_a_rate_and_restores_the_weights(tmp_path):
     result = find_lr(module, dm, fallback=0.4, num_training=30, accelerator="cpu")
     assert result.suggestion is not None and 1e-4 <= result.suggestion <= 10
     assert module.lr == result.lr == result.suggestion and "steepest" in result.reason
+    assert len(result.raw_losses) == len(result.lrs) == len(result.losses) == 30
+    assert result.losses[0] == pytest.approx(result.raw_losses[0])  # smoothing starts at the first loss, unbiased
+    assert result.losses[0] == pytest.approx(2.3, abs=0.3)  # an untrained 10-class model: about ln(10)
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
     fig = lr_find_figure(result)
     assert any("suggestion" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
@@ -110,6 +118,16 @@ def test_lr_finder_never_fails_silently(tmp_path):
     assert "diverged" in result.reason and "0.05" in result.reason and result.stopped_early
     fig = lr_find_figure(result)
     assert any("fallback" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_smoothing_is_unbiased_and_steepest_descent_finds_the_fall():
+    from cifarlab.lr_finder import smooth, steepest_descent
+
+    assert smooth([2.0] * 5) == pytest.approx([2.0] * 5)  # a constant loss stays constant from the first step
+    lrs = [10 ** (-4 + 5 * i / 59) for i in range(60)]
+    losses = [2.3 - 1.0 / (1 + math.exp(-4 * (math.log10(lr) + 1.5))) for lr in lrs]
+    assert 10**-2 < steepest_descent(lrs, losses) < 10**-1
+    assert steepest_descent(lrs[:12], losses[:12]) is None  # too few points after skipping
 
 
 def test_lr_finder_with_too_few_points_says_why():
