@@ -113,10 +113,15 @@ def profile_finding() -> Finding:
         profile = get_profile()
     except ValueError as error:
         return Finding("profile", "invalid", False, str(error))
+    import os
+
+    from cifarlab.profile import ENV_VAR
+
     sizes = "all" if profile.train_size is None else f"{profile.train_size}"
+    why = f"set by {ENV_VAR}" if os.environ.get(ENV_VAR) else f"the default {'with' if profile.name == 'full' else 'without'} a GPU"
     return Finding(
         "profile",
-        f"{profile.name}: train images {sizes}, {profile.epochs} epoch(s), batch {profile.batch_size}",
+        f"{profile.name} ({why}): train images {sizes}, {profile.epochs} epoch(s), batch {profile.batch_size}",
         None,
     )
 

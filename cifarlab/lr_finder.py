@@ -3,7 +3,10 @@
 The test trains for `num_training` steps while raising the rate exponentially from min_lr
 to max_lr and records the loss. The loss first barely moves (rate too small), then falls
 fast, then blows up (rate too large). The suggestion is the rate where the smoothed loss
-falls fastest (the steepest negative slope), Lightning's rule.
+falls fastest against the *logarithm* of the rate, before the curve's lowest point: the
+steepest descent on the plot as it is drawn (as fastai measures it). Lightning's own rule takes the slope against the rate itself; the
+rates grow exponentially, so at the small end a step in rate is tiny and any noise in the
+flat part of the curve looks steep, and it often suggests a rate from the flat part.
 
 Lightning's tuner runs the sweep. We record the raw loss of every step ourselves and smooth
 it again, because Lightning's smoothed curve is biased low at the start: its bias correction
@@ -47,14 +50,23 @@ def smooth(losses: Sequence[float], beta: float = BETA) -> list[float]:
 
 
 def steepest_descent(lrs: Sequence[float], losses: Sequence[float], skip_begin: int = SKIP_BEGIN, skip_end: int = SKIP_END) -> float | None:
-    """The rate where the loss falls fastest against the rate, or None with too few points."""
+    """The rate where the loss falls fastest against log10(rate), before the loss's lowest point.
+
+    Only the part of the curve up to its minimum counts: past it the rate is too large, and a
+    network that has blown up can show a falling loss again as it collapses to guessing,
+    which is no progress at all. None when too few points are left.
+    """
     lr = np.asarray(lrs[skip_begin : len(lrs) - skip_end], dtype=np.float64)
     loss = np.asarray(losses[skip_begin : len(losses) - skip_end], dtype=np.float64)
     keep = np.isfinite(loss)
     lr, loss = lr[keep], loss[keep]
     if len(lr) < 2:
         return None
-    return float(lr[np.argmin(np.gradient(loss, lr))])
+    lowest = int(np.argmin(loss))
+    lr, loss = lr[: lowest + 1], loss[: lowest + 1]
+    if len(lr) < 2:
+        return None
+    return float(lr[np.argmin(np.gradient(loss, np.log10(lr)))])
 
 
 @contextmanager

@@ -298,10 +298,16 @@ def lightning_module(student: Callable[..., Any]) -> Callable:
 
 
 def reference_steepest_lr(lrs: Sequence[float], losses: Sequence[float], skip_begin: int = 10, skip_end: int = 1) -> float:
-    """The rate where the loss falls fastest against the rate (Lightning's rule)."""
+    """The rate where the loss falls fastest against log10 of the rate."""
     from cifarlab.lr_finder import steepest_descent
 
     return steepest_descent(lrs, losses, skip_begin, skip_end)  # type: ignore[return-value]
+
+
+def _linear_slope_lr(lrs: Sequence[float], losses: Sequence[float]) -> float:
+    lr, loss = np.asarray(lrs[10:-1]), np.asarray(losses[10:-1])
+    lowest = int(np.argmin(loss))
+    return float(lr[: lowest + 1][np.argmin(np.gradient(loss[: lowest + 1], lr[: lowest + 1]))])
 
 
 def steepest_lr(student: Callable[..., float]) -> Callable:
@@ -311,14 +317,20 @@ def steepest_lr(student: Callable[..., float]) -> Callable:
         lrs = np.geomspace(1e-4, 10, 100)
         x = np.log10(lrs)
         losses = 2.3 - 1.2 / (1 + np.exp(-3 * (x + 1.5))) + 0.002 * np.exp(2.2 * (x + 1))  # falls, then rises
-        want = reference_steepest_lr(lrs, losses)
+        losses = np.where(x > 0.3, 3.5 - 2.0 * (x - 0.3), losses)  # blows up, then "recovers" as it collapses
+        want = reference_steepest_lr(list(lrs), list(losses))
         got = student(list(lrs), list(losses))
         if not isinstance(got, (float, np.floating)) or not np.isfinite(got):
             raise _Problem(f"it should return one learning rate (a float), got {got!r}.")
         if np.isclose(got, lrs[int(np.argmin(losses))]):
             raise _Problem("that is the rate of the lowest loss, which is already close to diverging; look for the steepest descent.")
+        if got > lrs[int(np.argmin(losses))]:
+            raise _Problem(f"it gives {got:.3g}, past the lowest point of the curve, where the loss falls only because the network collapsed. Search up to np.argmin(loss) only.")
         if not np.isclose(got, want, rtol=1e-6):
-            raise _Problem(f"it gives {got:.3g}, the steepest descent is at {want:.3g}. Use np.gradient(losses, lrs) and skip the first 10 and the last point.")
+            hint = ""
+            if np.isclose(got, _linear_slope_lr(lrs, losses)):
+                hint = " That is the slope against the rate itself; take it against np.log10(lrs)."
+            raise _Problem(f"it gives {got:.3g}, the steepest descent is at {want:.3g}.{hint} Skip the first 10 and the last point.")
         return f"{got:.3g}, where the loss falls fastest."
 
     return _report(student, reference_steepest_lr, test)

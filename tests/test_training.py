@@ -128,6 +128,8 @@ def test_smoothing_is_unbiased_and_steepest_descent_finds_the_fall():
     losses = [2.3 - 1.0 / (1 + math.exp(-4 * (math.log10(lr) + 1.5))) for lr in lrs]
     assert 10**-2 < steepest_descent(lrs, losses) < 10**-1
     assert steepest_descent(lrs[:12], losses[:12]) is None  # too few points after skipping
+    blown_up = losses[:45] + [losses[44] + 2 - 0.1 * i for i in range(15)]  # explodes, then "recovers"
+    assert 10**-2 < steepest_descent(lrs, blown_up) < 10**-1
 
 
 def test_lr_finder_with_too_few_points_says_why():
