@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # DataError, a bad profile name: problems the user can fix
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"\ninterrupted: {interrupt}" if str(interrupt) else "\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

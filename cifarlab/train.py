@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -142,7 +143,15 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         log_every_n_steps=10,
     )
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if config.resume else None)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if config.resume else None)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        # Ctrl+C: Lightning shut down cleanly, then set SIGINT to be ignored and called
+        # sys.exit, which in a notebook would leave a kernel that no longer interrupts.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt(f"training interrupted; the last finished epoch is in {last}: continue with resume=True (--resume).") from None
     seconds = time.perf_counter() - started
     interrupted = trainer.interrupted
     if not interrupted:

@@ -116,3 +116,14 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     assert summary["devices"] == 2 and summary["epochs"] == 1 and summary["test_acc"] is not None
     assert "x2" in done.stdout and done.stdout.count("test accuracy") == 1  # rank 0 alone reports
     load_model(out / "checkpoints" / "last.ckpt")
+
+
+def test_an_interrupted_train_command_says_how_to_resume(monkeypatch, capsys):
+    import cifarlab.train
+
+    def interrupted(config, callbacks=()):
+        raise KeyboardInterrupt("training interrupted; continue with resume=True (--resume).")
+
+    monkeypatch.setattr(cifarlab.train, "train", interrupted)
+    assert main(["train", *SMOKE, "--out", "unused"]) == 130
+    assert "--resume" in capsys.readouterr().err

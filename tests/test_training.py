@@ -1,6 +1,7 @@
 """Lightning training: learning, a clean history, reproducibility, resume, the LR finder, precision."""
 
 import math
+import signal
 
 import lightning as L
 import pytest
@@ -68,8 +69,9 @@ class InterruptDuring(L.Callback):
 @pytest.mark.parametrize("augment", ["albumentations", "batch"])
 def test_an_interrupted_run_resumes_and_ends_as_if_never_stopped(tmp_path, augment):
     whole = train(config(tmp_path, "whole", epochs=3, augment=augment))
-    with pytest.raises(SystemExit):  # Lightning shuts down gracefully and exits after Ctrl+C
+    with pytest.raises(KeyboardInterrupt, match="resume"):  # Lightning shuts down gracefully; we say how to go on
         train(config(tmp_path, "resumed", epochs=3, augment=augment), callbacks=[InterruptDuring(epoch=2)])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl+C works again afterwards
     with pytest.raises(ValueError, match="--resume"):
         train(config(tmp_path, "resumed", epochs=3, augment=augment))
     resumed = train(config(tmp_path, "resumed", epochs=3, augment=augment, resume=True))
