@@ -21,7 +21,7 @@ from cifarlab.augment import train_transforms
 from cifarlab.batch_augment import batch_augment, batch_generator
 from cifarlab.data import make_synthetic
 from cifarlab.datamodule import AugmentedDataset, EpochSampler, quiet_worker_threads
-from cifarlab.evaluation import normalize_batch
+from cifarlab.augment import normalize_batch
 
 
 def albumentations_rate(images, batch_size: int, workers: int) -> float:  # noqa: ANN001

@@ -85,6 +85,15 @@ def eval_transforms(mean: Sequence[float], std: Sequence[float]) -> A.Compose:
     )
 
 
+def normalize_batch(images: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 NHWC images -> normalised float NCHW tensor on `device` (what eval_transforms does, batched)."""
+    check_images(images, what="images to normalise")
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255)
+    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
 def denormalize(
     x: torch.Tensor | np.ndarray, mean: Sequence[float], std: Sequence[float]
 ) -> np.ndarray:

@@ -65,7 +65,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     state = contents.get("state_dict", contents)
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} has no state dict of tensors (keys: {sorted(contents)[:6]}).")
-    state = {k.removeprefix("model."): v for k, v in state.items() if not k.startswith(("train_acc", "val_acc", "test_acc"))}
+    state = {k.removeprefix("model."): v for k, v in state.items()}  # LitResNet keeps the network as .model
     classes = tuple(hparams.get("classes") or (f"class {i}" for i in range(10)))
     model = CustomResNet(
         widths=hparams.get("widths", WIDTHS),

@@ -37,30 +37,16 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     from cifarlab.train import TrainConfig, train
 
-    devices: int | str = int(args.devices) if args.devices.isdigit() else args.devices
-    config = TrainConfig(
-        out=args.out,
-        profile=args.profile,
-        source=args.source,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        lr=args.max_lr,
-        lr_find=args.lr_find,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        augment=args.augment,
-        accelerator=args.accelerator,
-        devices=devices,
-        strategy=args.strategy,
-        num_workers=args.workers,
-        seed=args.seed,
-        resume=args.resume,
-    )
-    result = train(config)
-    if result.summary.get("devices", 1) > 1 and not _is_rank_zero():
+    # the train options are named after TrainConfig's fields, so they map one to one
+    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    if options["devices"].isdigit():
+        options["devices"] = int(options["devices"])
+    result = train(TrainConfig(**options))
+    if not result.global_zero:  # the other processes of a multi-device run stay quiet
         return 0
     print()
     print((result.out / "summary.txt").read_text())
@@ -68,36 +54,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_rank_zero() -> bool:
-    import os
-
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
 def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
     from cifarlab.checkpoint import load_model
     from cifarlab.data import load_splits, resolve_source
     from cifarlab.evaluation import evaluate
     from cifarlab.profile import get_profile
 
-    loaded = load_model(args.checkpoint)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    loaded = load_model(args.checkpoint, device)
     splits = load_splits(resolve_source(args.source), get_profile(args.profile))
     if tuple(splits.classes) != tuple(loaded.classes):
         raise ValueError(
             f"the checkpoint was trained on classes {loaded.classes} but the data has {splits.classes}: "
             "evaluate it on the data it was trained for (--source)."
         )
-    device = "cuda" if args.device == "auto" and _cuda() else ("cpu" if args.device == "auto" else args.device)
-    result = evaluate(loaded.model, splits.test, loaded.mean, loaded.std, args.batch_size, device)
+    result = evaluate(loaded.model, splits.test, loaded.mean, loaded.std, args.batch_size)
     print(f"{args.checkpoint} on {splits.test.source} test split")
     print(result.report())
     return 0
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _build_lessons(args: argparse.Namespace) -> int:
@@ -117,9 +93,7 @@ def _build_lessons(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from cifarlab.profile import PROFILE_NAMES
-
-    OPTIMIZERS = ("sgd", "adam")  # as cifarlab.lit.OPTIMIZERS, without importing Lightning for --help
-    AUGMENT_MODES = ("albumentations", "batch", "none")
+    from cifarlab.recipe import AUGMENT_MODES, DEFAULT_LR, OPTIMIZERS
     parser = argparse.ArgumentParser(prog="cifarlab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -140,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help="default: the profile's")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="SGD with Nesterov momentum, or AdamW")
     rate = train.add_mutually_exclusive_group()
-    rate.add_argument("--max-lr", type=float, help="OneCycle's peak rate (default: 0.4 for SGD, 0.01 for Adam)")
+    rate.add_argument("--max-lr", dest="lr", metavar="MAX_LR", type=float, help=f"OneCycle's peak rate (default: {DEFAULT_LR})")
     rate.add_argument("--lr-find", action="store_true", help="find the peak rate with the range test first")
     train.add_argument("--precision", default="auto", help="auto (bf16/fp16 mixed on a GPU, fp32 on the CPU), 32-true, 16-mixed, bf16-mixed")
     train.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on tensor cores)")
@@ -148,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="default: the profile's")
     train.add_argument("--devices", default="1", help="how many devices (e.g. 2, or 'auto'); >1 needs a --strategy such as ddp")
     train.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
-    train.add_argument("--workers", type=int, help="DataLoader worker processes (default: the profile's)")
+    train.add_argument("--workers", dest="num_workers", type=int, help="DataLoader worker processes (default: the profile's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.set_defaults(run=_train)
@@ -158,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
     evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
     evaluate.add_argument("--batch-size", type=int, default=500)
-    evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is a GPU)")
     evaluate.set_defaults(run=_evaluate)
 
     lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from cifarlab.augment import eval_transforms, train_transforms
 from cifarlab.data import DataSource, DataSplits, ImageSet, load_splits
 from cifarlab.profile import Profile, get_profile
+from cifarlab.recipe import AUGMENT_MODES
 
 
 class AugmentedDataset(Dataset):
@@ -91,9 +92,6 @@ def quiet_worker_threads(worker_id: int = 0) -> None:
     """
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
-
-
-AUGMENT_MODES = ("albumentations", "batch", "none")
 
 
 class CIFAR10DataModule(L.LightningDataModule):

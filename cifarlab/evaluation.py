@@ -11,16 +11,8 @@ import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 from tqdm.auto import tqdm
 
-from cifarlab.data.imageset import ImageSet, check_images
-
-
-def normalize_batch(images: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 NHWC images -> normalised float NCHW tensor on `device` (what eval_transforms does, batched)."""
-    check_images(images, what="images to normalise")
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255)
-    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
-    return (x - m) / s
+from cifarlab.augment import normalize_batch
+from cifarlab.data.imageset import ImageSet
 
 
 @dataclass

@@ -85,13 +85,18 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
 
 
 def metrics_figure(rows: list[dict[str, float]], title: str = "") -> Figure:
-    """Loss and accuracy per epoch, train and validation side by side."""
+    """Loss and accuracy per epoch, train and validation side by side.
+
+    A series the rows do not have (e.g. no train_acc from a loop that does not measure it)
+    is left out.
+    """
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     for split, style in (("train", "-o"), ("val", "-s")):
-        loss_ax.plot(epochs, [r[f"{split}_loss"] for r in rows], style, label=split, markersize=3)
-        acc_ax.plot(epochs, [100 * r[f"{split}_acc"] for r in rows], style, label=split, markersize=3)
+        for ax, metric, scale in ((loss_ax, "loss", 1), (acc_ax, "acc", 100)):
+            if all(f"{split}_{metric}" in r for r in rows):
+                ax.plot(epochs, [scale * r[f"{split}_{metric}"] for r in rows], style, label=split, markersize=3)
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (train includes label smoothing)")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (loss_ax, acc_ax):

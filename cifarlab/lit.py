@@ -18,6 +18,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from cifarlab.batch_augment import batch_augment, batch_generator
 from cifarlab.model import WIDTHS, CustomResNet
+from cifarlab.recipe import DEFAULT_LR, OPTIMIZERS
 from cifarlab.schedule import one_cycle
 
 def _quiet_lightning_notices() -> None:
@@ -36,8 +37,6 @@ def _quiet_lightning_notices() -> None:
 
 _quiet_lightning_notices()
 
-OPTIMIZERS = ("sgd", "adam")
-DEFAULT_LR = {"sgd": 0.4, "adam": 0.01}  # OneCycle's peak rate
 
 
 class LitResNet(L.LightningModule):

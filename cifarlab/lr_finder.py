@@ -49,8 +49,12 @@ def smooth(losses: Sequence[float], beta: float = BETA) -> list[float]:
     return out
 
 
-def steepest_descent(lrs: Sequence[float], losses: Sequence[float], skip_begin: int = SKIP_BEGIN, skip_end: int = SKIP_END) -> float | None:
+def steepest_descent(
+    lrs: Sequence[float], losses: Sequence[float], skip_begin: int = SKIP_BEGIN, skip_end: int = SKIP_END, log_lr: bool = True
+) -> float | None:
     """The rate where the loss falls fastest against log10(rate), before the loss's lowest point.
+
+    log_lr=False takes the slope against the rate itself, as Lightning does (for comparison).
 
     Only the part of the curve up to its minimum counts: past it the rate is too large, and a
     network that has blown up can show a falling loss again as it collapses to guessing,
@@ -66,7 +70,7 @@ def steepest_descent(lrs: Sequence[float], losses: Sequence[float], skip_begin: 
     lr, loss = lr[: lowest + 1], loss[: lowest + 1]
     if len(lr) < 2:
         return None
-    return float(lr[np.argmin(np.gradient(loss, np.log10(lr)))])
+    return float(lr[np.argmin(np.gradient(loss, np.log10(lr) if log_lr else lr))])
 
 
 @contextmanager
@@ -126,57 +130,38 @@ def find_lr(
     be made.
     """
     with tempfile.TemporaryDirectory() as scratch:  # the tuner saves and restores the weights there
-        return _find_lr(module, datamodule, fallback, min_lr, max_lr, num_training, accelerator, precision, early_stop_threshold, scratch)
-
-
-def _find_lr(
-    module: L.LightningModule,
-    datamodule: L.LightningDataModule,
-    fallback: float,
-    min_lr: float,
-    max_lr: float,
-    num_training: int,
-    accelerator: str,
-    precision: str,
-    early_stop_threshold: float | None,
-    scratch: str,
-) -> LRFindResult:
-    trainer = L.Trainer(
-        default_root_dir=scratch,
-        accelerator=accelerator,
-        devices=1,
-        precision=precision,
-        max_epochs=-1,  # small data sets simply loop over epochs until num_training steps
-        max_steps=num_training,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        enable_progress_bar=True,
-    )
-    with _recording_losses(module) as raw_losses:
-        finder = Tuner(trainer).lr_find(
-            module,
-            datamodule=datamodule,
-            min_lr=min_lr,
-            max_lr=max_lr,
-            num_training=num_training,
-            mode="exponential",
-            early_stop_threshold=early_stop_threshold,
-            update_attr=False,
+        trainer = L.Trainer(
+            default_root_dir=scratch,
+            accelerator=accelerator,
+            devices=1,
+            precision=precision,
+            max_epochs=-1,  # small data sets simply loop over epochs until num_training steps
+            max_steps=num_training,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
         )
-    if finder is None:  # only when fast_dev_run is on
-        module.lr = fallback
-        return LRFindResult([], [], None, fallback, f"the range test did not run; using the fallback {fallback:.3g}.")
+        with _recording_losses(module) as raw_losses:
+            finder = Tuner(trainer).lr_find(
+                module,
+                datamodule=datamodule,
+                min_lr=min_lr,
+                max_lr=max_lr,
+                num_training=num_training,
+                mode="exponential",
+                early_stop_threshold=early_stop_threshold,
+                update_attr=False,
+            )
+    assert finder is not None  # the tuner returns None only under fast_dev_run
     count = min(len(finder.results["lr"]), len(raw_losses))
     lrs, raw = list(finder.results["lr"])[:count], raw_losses[:count]
     losses = smooth(raw)
     stopped_early = count < num_training
-    suggestion = steepest_descent(lrs, losses) if count > SKIP_BEGIN + SKIP_END + 1 else None
-    if suggestion is not None and math.isfinite(suggestion):
+    suggestion = steepest_descent(lrs, losses)
+    if suggestion is not None:
         lr, reason = suggestion, f"the steepest descent of the loss in {len(lrs)} steps ({min_lr:g} to {max_lr:g})."
     else:
-        suggestion = None
         if stopped_early:
             where = f" (lr {lrs[-1]:.3g})" if lrs else ""
             why = (

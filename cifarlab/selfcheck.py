@@ -304,14 +304,10 @@ def reference_steepest_lr(lrs: Sequence[float], losses: Sequence[float], skip_be
     return steepest_descent(lrs, losses, skip_begin, skip_end)  # type: ignore[return-value]
 
 
-def _linear_slope_lr(lrs: Sequence[float], losses: Sequence[float]) -> float:
-    lr, loss = np.asarray(lrs[10:-1]), np.asarray(losses[10:-1])
-    lowest = int(np.argmin(loss))
-    return float(lr[: lowest + 1][np.argmin(np.gradient(loss[: lowest + 1], lr[: lowest + 1]))])
-
-
 def steepest_lr(student: Callable[..., float]) -> Callable:
     """Check `steepest_lr(lrs, losses)` on a made-up range-test curve."""
+
+    from cifarlab.lr_finder import steepest_descent
 
     def test() -> str:
         lrs = np.geomspace(1e-4, 10, 100)
@@ -328,7 +324,7 @@ def steepest_lr(student: Callable[..., float]) -> Callable:
             raise _Problem(f"it gives {got:.3g}, past the lowest point of the curve, where the loss falls only because the network collapsed. Search up to np.argmin(loss) only.")
         if not np.isclose(got, want, rtol=1e-6):
             hint = ""
-            if np.isclose(got, _linear_slope_lr(lrs, losses)):
+            if np.isclose(got, steepest_descent(list(lrs), list(losses), log_lr=False)):
                 hint = " That is the slope against the rate itself; take it against np.log10(lrs)."
             raise _Problem(f"it gives {got:.3g}, the steepest descent is at {want:.3g}.{hint} Skip the first 10 and the last point.")
         return f"{got:.3g}, where the loss falls fastest."

@@ -30,9 +30,10 @@ from lightning.pytorch.loggers import CSVLogger
 from cifarlab.checkpoint import read_checkpoint
 from cifarlab.datamodule import CIFAR10DataModule
 from cifarlab.history import History, metrics_figure
-from cifarlab.lit import DEFAULT_LR, LitResNet, choose_precision
+from cifarlab.lit import LitResNet, choose_precision
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
 from cifarlab.profile import Profile, get_profile
+from cifarlab.recipe import DEFAULT_LR
 
 
 @dataclass
@@ -73,6 +74,7 @@ class RunResult:
     seconds: float
     interrupted: bool
     summary: dict[str, Any]
+    global_zero: bool  # False in the other processes of a multi-device run
 
 
 def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResult:
@@ -178,7 +180,9 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     }
     if trainer.is_global_zero:
         _write_run_folder(out, history, summary)
-    return RunResult(out, history.rows, history.test, best_path, last if last.exists() else None, module.lr, found, seconds, interrupted, summary)
+    return RunResult(
+        out, history.rows, history.test, best_path, last if last.exists() else None, module.lr, found, seconds, interrupted, summary, trainer.is_global_zero
+    )
 
 
 def _device_name(trainer: L.Trainer) -> str:

@@ -97,3 +97,15 @@ def test_grid_checks_its_input():
 
 def test_pipelines_are_albumentations_objects():
     assert isinstance(train_transforms(MEAN, STD), A.Compose) and isinstance(eval_transforms(MEAN, STD), A.Compose)
+
+
+def test_normalize_batch_matches_the_eval_pipeline_and_denormalize_undoes_it():
+    from cifarlab.augment import denormalize, eval_transforms, normalize_batch
+    from cifarlab.data import make_synthetic
+
+    images = make_synthetic(6, seed=2).images
+    mean, std = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+    batch = normalize_batch(images, mean, std)
+    one_by_one = torch.stack([eval_transforms(mean, std)(image=im)["image"] for im in images])
+    assert batch.shape == (6, 3, 32, 32) and torch.allclose(batch, one_by_one, atol=1e-5)
+    assert np.array_equal(denormalize(batch, mean, std), images)

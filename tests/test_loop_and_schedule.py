@@ -55,3 +55,11 @@ def test_throughput_comparison_on_the_cpu():
     assert "1.00x" in comparison_table(results) and len(throughput_figure(results).axes[0].patches) == 2
     with pytest.raises(ValueError, match="needs a GPU"):
         compare([("16-mixed", False)], device="cpu")
+
+
+def test_metrics_figure_leaves_out_series_the_rows_lack():
+    from cifarlab.history import metrics_figure
+
+    rows = [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.1 / e, "val_acc": 0.2 * e} for e in (1, 2, 3)]
+    loss_ax, acc_ax = metrics_figure(rows).axes
+    assert len(loss_ax.lines) == 2 and [line.get_label() for line in acc_ax.lines] == ["val"]

@@ -9,6 +9,7 @@ from torch import nn
 
 from cifarlab import selfcheck
 from cifarlab.loop import train_epoch
+from cifarlab.lr_finder import steepest_descent
 from cifarlab.model import ConvBlock, CustomResNet
 from cifarlab.schedule import one_cycle
 
@@ -148,11 +149,11 @@ def test_log_slope_rule_ignores_noise_in_the_flat_part_where_the_linear_rule_fai
     falls = 2.3 - 1.0 / (1 + np.exp(-4 * (np.log10(lrs) + 1)))  # the real descent is around 0.1
     losses = list(falls + rng.normal(0, 0.01, 60))
     assert 0.02 < selfcheck.reference_steepest_lr(list(lrs), losses) < 0.5
-    linear = selfcheck._linear_slope_lr(list(lrs), losses)
+    linear = steepest_descent(list(lrs), losses, log_lr=False)
     assert linear < 0.01  # the slope against the rate itself lands in the noisy flat part
 
     def lightning_rule(lrs, losses):
-        return selfcheck._linear_slope_lr(lrs, losses)
+        return steepest_descent(lrs, losses, log_lr=False)
 
     selfcheck.steepest_lr(lightning_rule)
     out = capsys.readouterr().out
