@@ -1,4 +1,4 @@
-"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, build-lessons."""
+"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, export, app, build-lessons."""
 
 from __future__ import annotations
 
@@ -57,13 +57,13 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from cifarlab.checkpoint import load_model
     from cifarlab.data import load_splits, resolve_source
     from cifarlab.evaluation import evaluate
+    from cifarlab.pretrained import load_any
     from cifarlab.profile import get_profile
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    loaded = load_model(args.checkpoint, device)
+    loaded = load_any(args.checkpoint, device)
     splits = load_splits(resolve_source(args.source), get_profile(args.profile))
     if tuple(splits.classes) != tuple(loaded.classes):
         raise ValueError(
@@ -71,8 +71,43 @@ def _evaluate(args: argparse.Namespace) -> int:
             "evaluate it on the data it was trained for (--source)."
         )
     result = evaluate(loaded.model, splits.test, loaded.mean, loaded.std, args.batch_size)
-    print(f"{args.checkpoint} on {splits.test.source} test split")
+    print(f"{args.checkpoint or 'the pretrained model'} on {splits.test.source} test split")
     print(result.report())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from cifarlab.pretrained import export_pretrained, provenance
+
+    weights = export_pretrained(args.run, args.name, args.out)
+    info = provenance(args.name) if Path(args.out).resolve() == weights.parent.resolve() else {}
+    print(f"wrote {weights} ({weights.stat().st_size / 2**20:.1f} MiB) and {weights.with_suffix('.json')}")
+    if info:
+        print(f"test accuracy {info['test_accuracy']:.2%}, sha256 {info['sha256']}")
+    return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise ValueError("the app needs Gradio, which is the `app` extra: pip install -e \".[app]\" (or pip install \"cifarlab[app]\").")
+    from cifarlab.app import build_app, launch
+    from cifarlab.data import load_splits, resolve_source
+    from cifarlab.errors import DataError
+    from cifarlab.pretrained import load_any
+    from cifarlab.profile import get_profile
+
+    loaded = load_any(args.checkpoint)
+    test = None
+    if not args.no_data:
+        try:
+            test = load_splits(resolve_source(args.source), get_profile(args.profile)).test
+        except DataError as error:
+            print(f"Without test images (no examples, no gallery of mistakes): {error}", file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost"):
+        print(f"Serving on {args.host}: anyone who can reach this machine can use the app.", file=sys.stderr)
+    launch(build_app(loaded, test, gallery_size=args.gallery), host=args.host, port=args.port)
     return 0
 
 
@@ -128,12 +163,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="test loss, accuracy and per-class accuracy of a checkpoint")
-    evaluate.add_argument("checkpoint", help="a .ckpt from a run folder (or a saved state dict)")
+    evaluate.add_argument("checkpoint", nargs="?", help="a .ckpt from a run folder, a saved state dict, or a pretrained model's name (default: the pretrained model)")
     evaluate.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
     evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
     evaluate.add_argument("--batch-size", type=int, default=500)
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is a GPU)")
     evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser("export", help="ship a run's best weights as a pretrained model (fp16 + provenance)")
+    export.add_argument("run", help="a finished run folder of `cifarlab train`")
+    export.add_argument("--name", default="resnet9-cifar10", help="the model's name (default: resnet9-cifar10)")
+    export.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="folder (default: cifarlab/weights)")
+    export.set_defaults(run=_export)
+
+    app = commands.add_parser("app", help="the Gradio app: upload an image, top classes, GradCAM, mistakes (extra `app`)")
+    app.add_argument("checkpoint", nargs="?", help="a .ckpt, a saved state dict or a pretrained model's name (default: the pretrained model)")
+    app.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    app.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
+    app.add_argument("--source", help="test images for the examples and the gallery (default: $CIFARLAB_DATA)")
+    app.add_argument("--profile", choices=PROFILE_NAMES, help="how many test images (default as for train)")
+    app.add_argument("--gallery", type=int, default=24, help="how many mistakes to show (default 24)")
+    app.add_argument("--no-data", action="store_true", help="start without test images")
+    app.set_defaults(run=_app)
 
     lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")
     lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")

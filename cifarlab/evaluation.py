@@ -1,4 +1,10 @@
-"""Evaluating a trained model on a set of images: loss, accuracy, per-class accuracy, predictions."""
+"""Evaluating a trained model on a set of images, and the figures that show how it did.
+
+`evaluate` measures (loss, accuracy, per-class accuracy, confusion matrix, every prediction);
+`confusion_matrix_figure`, `per_class_figure` and `misclassified_figure` draw the results,
+and `misclassified` picks out the mistakes, most confident first. The training curves are
+`cifarlab.history.metrics_figure`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,13 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchmetrics.classification import MulticlassAccuracy
+from matplotlib.figure import Figure
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 from tqdm.auto import tqdm
 
 from cifarlab.augment import normalize_batch
 from cifarlab.data.imageset import ImageSet
+from cifarlab.plots import image_grid
 
 
 @dataclass
@@ -25,6 +33,11 @@ class Evaluation:
     predictions: np.ndarray  # predicted class per image
     probabilities: np.ndarray  # (N, classes) softmax
     labels: np.ndarray
+    confusion: np.ndarray  # (true, predicted) counts
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.per_class)
 
     def report(self) -> str:
         width = max(len(c) for c in self.per_class)
@@ -48,6 +61,7 @@ def evaluate(
     model.eval().to(device)
     classes = images.classes
     per_class = MulticlassAccuracy(num_classes=len(classes), average=None).to(device)
+    confusion = MulticlassConfusionMatrix(num_classes=len(classes)).to(device)
     total_loss, probabilities = 0.0, []
     try:
         for start in tqdm(range(0, len(images), batch_size), desc="evaluating", leave=False):
@@ -56,6 +70,7 @@ def evaluate(
             logits = model(x).float()
             total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
             per_class.update(logits, y)
+            confusion.update(logits, y)
             probabilities.append(logits.softmax(1).cpu())
     finally:
         model.train(was_training)
@@ -68,4 +83,86 @@ def evaluate(
         predictions=predictions,
         probabilities=probs,
         labels=images.labels.copy(),
+        confusion=confusion.compute().cpu().numpy(),
     )
+
+
+@dataclass
+class Misclassified:
+    """The images a model got wrong: indices into the evaluated set, what it said, how sure."""
+
+    indices: np.ndarray
+    images: np.ndarray  # uint8 NHWC
+    true: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray  # the probability the model gave its (wrong) answer
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def titles(self, classes: Sequence[str]) -> list[str]:
+        """'true -> predicted (confidence)' for each image."""
+        return [f"{classes[t]} → {classes[p]}\n({c:.0%})" for t, p, c in zip(self.true, self.predicted, self.confidence)]
+
+
+def misclassified(evaluation: Evaluation, images: ImageSet, limit: int | None = None) -> Misclassified:
+    """The mistakes in `evaluation` (of `images`), the most confident first."""
+    if len(images) != len(evaluation.labels) or not np.array_equal(images.labels, evaluation.labels):
+        raise ValueError("these images are not the ones evaluated: pass the same ImageSet you gave evaluate().")
+    wrong = np.flatnonzero(evaluation.predictions != evaluation.labels)
+    confidence = evaluation.probabilities[wrong, evaluation.predictions[wrong]]
+    order = np.argsort(-confidence, kind="stable")[:limit]
+    chosen = wrong[order]
+    return Misclassified(
+        indices=chosen,
+        images=images.images[chosen],
+        true=evaluation.labels[chosen],
+        predicted=evaluation.predictions[chosen],
+        confidence=confidence[order],
+    )
+
+
+def misclassified_figure(mistakes: Misclassified, classes: Sequence[str], ncols: int = 8, size: float = 1.4) -> Figure:
+    """A grid of misclassified images titled 'true → predicted (confidence)'."""
+    if len(mistakes) == 0:
+        raise ValueError("there are no misclassified images to show.")
+    return image_grid(mistakes.images, mistakes.titles(classes), ncols=ncols, size=size)
+
+
+def confusion_matrix_figure(evaluation: Evaluation, normalize: bool = True, size: float = 6.0) -> Figure:
+    """Rows: the true class; columns: the predicted one. Normalised rows read as rates."""
+    counts = evaluation.confusion
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    classes = evaluation.classes
+    fig = Figure(figsize=(size, size * 0.9), layout="constrained")
+    ax = fig.subplots()
+    shown = ax.imshow(values, cmap="Blues", vmin=0)
+    fig.colorbar(shown, ax=ax, shrink=0.8, label="share of the true class" if normalize else "images")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = values.max() / 2
+    for (i, j), value in np.ndenumerate(values):
+        text = f"{value:.2f}".lstrip("0") if normalize else str(int(value))
+        if value > 0:
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if value > threshold else "black")
+    ax.set_title(f"confusion matrix ({len(evaluation.labels):,} images, accuracy {evaluation.accuracy:.1%})", fontsize=10)
+    return fig
+
+
+def per_class_figure(evaluation: Evaluation, size: tuple[float, float] = (6.0, 3.2)) -> Figure:
+    """Accuracy per class as bars, worst first, with the overall accuracy as a line."""
+    names = sorted(evaluation.per_class, key=evaluation.per_class.get)
+    values = [evaluation.per_class[n] for n in names]
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    ax.barh(names, values, color="tab:blue")
+    ax.axvline(evaluation.accuracy, color="tab:red", linestyle="--", label=f"overall {evaluation.accuracy:.1%}")
+    for y, value in enumerate(values):
+        ax.text(value, y, f" {value:.1%}", va="center", fontsize=8)
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("accuracy")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("accuracy per class", fontsize=10)
+    return fig

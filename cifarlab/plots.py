@@ -114,3 +114,27 @@ def feature_map_figure(image: np.ndarray, maps: np.ndarray, title: str = "", nco
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def prediction_figure(shown: np.ndarray, scores: Sequence[tuple[str, float]], original: np.ndarray | None = None, caption: str = "what the model sees") -> Figure:
+    """The inference apps' picture: the uploaded image (optional), the 32x32 image the model
+    saw (with a GradCAM overlay, say), and the top-k probabilities as bars."""
+    panels = 3 if original is not None else 2
+    fig = Figure(figsize=(3.0 * panels, 3.0), layout="constrained")
+    axes = fig.subplots(1, panels, width_ratios=[1] * (panels - 1) + [1.3])
+    if original is not None:
+        axes[0].imshow(original)
+        axes[0].set_title("your image (centre square)", fontsize=9)
+    axes[-2].imshow(shown, interpolation="nearest")
+    axes[-2].set_title(caption, fontsize=9)
+    for ax in axes[:-1]:
+        ax.axis("off")
+    names = [name for name, _ in scores][::-1]
+    values = [p for _, p in scores][::-1]
+    axes[-1].barh(names, values, color=["tab:blue"] * (len(values) - 1) + ["tab:orange"])
+    for y, value in enumerate(values):
+        axes[-1].text(value, y, f" {value:.1%}", va="center", fontsize=8)
+    axes[-1].set_xlim(0, 1.25)
+    axes[-1].set_xlabel("probability")
+    axes[-1].set_title(f"top {len(scores)}", fontsize=9)
+    return fig

@@ -18,6 +18,7 @@ import os
 import platform
 import signal
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -157,7 +158,9 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     seconds = time.perf_counter() - started
     interrupted = trainer.interrupted
     if not interrupted:
-        trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+        with warnings.catch_warnings():  # "best" is the monitored checkpoint's, the first callback: as intended
+            warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")
+            trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     best_path = Path(best.best_model_path) if best.best_model_path else None
     summary = {
         "test_acc": history.test.get("test_acc"),

@@ -15,6 +15,8 @@ from cifarlab.plots import augmentation_figure, feature_map_figure
 if TYPE_CHECKING:
     import torch
 
+    from cifarlab.checkpoint import LoadedModel
+
 
 def augmentation_explorer(
     images: np.ndarray, fill: Sequence[float], versions: int = 6
@@ -102,3 +104,98 @@ def schedule_explorer(steps_per_epoch: int, epochs: int = 24) -> widgets.VBox:
 
     widgets.interactive_output(redraw, controls)
     return widgets.VBox([widgets.HBox(list(controls.values())[:2]), widgets.HBox(list(controls.values())[2:]), output])
+
+
+def gradcam_explorer(
+    model: "torch.nn.Module", images: np.ndarray, x: "torch.Tensor", classes: Sequence[str], labels: Sequence[int] | None = None
+) -> widgets.VBox:
+    """Image, layer, class and opacity controls over `cifarlab.gradcam.gradcam_view`.
+
+    images: uint8 NHWC (what is shown); x: the same images normalised; labels: true classes
+    (optional; they add "true" to the class choices).
+    """
+    from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS, gradcam_view
+
+    targets = ["predicted"] + (["true"] if labels is not None else []) + list(classes)
+    controls = {
+        "index": widgets.IntSlider(0, 0, len(images) - 1, description="image"),
+        "layer": widgets.Dropdown(options=list(TARGET_LAYERS), value=DEFAULT_LAYER, description="layer"),
+        "target": widgets.Dropdown(options=targets, value="predicted", description="class"),
+        "opacity": widgets.FloatSlider(0.5, min=0, max=1, step=0.05, description="opacity"),
+    }
+    output = widgets.Output()
+
+    def redraw(index: int, layer: str, target: str, opacity: float) -> None:
+        true_label = None if labels is None else int(labels[index])
+        figure = gradcam_view(model, x[index], images[index], classes, layer, target, opacity, true_label)
+        output.clear_output(wait=True)
+        with output:
+            display(figure)
+
+    widgets.interactive_output(redraw, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())[:2]), widgets.HBox(list(controls.values())[2:]), output])
+
+
+class InferenceApp:
+    """Lesson 07's in-notebook app: upload an image file, see the top-k classes and GradCAM.
+
+    Built on `cifarlab.inference.explain` and `cifarlab.plots.prediction_figure`.
+
+    `display(app.widget)` shows it; `app.show(data)` classifies bytes, a path or an image
+    directly (the upload button calls it too). A file that is not an image gets its message,
+    in red, instead of a traceback.
+    """
+
+    def __init__(self, loaded: "LoadedModel", example: object | None = None) -> None:
+        from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS
+
+        self.loaded = loaded
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload image")
+        self.k = widgets.IntSlider(3, 1, len(loaded.classes), description="top k")
+        self.show_cam = widgets.Checkbox(True, description="GradCAM")
+        self.layer = widgets.Dropdown(options=list(TARGET_LAYERS), value=DEFAULT_LAYER, description="layer")
+        self.opacity = widgets.FloatSlider(0.5, min=0, max=1, step=0.05, description="opacity")
+        self.output = widgets.Output()
+        self.message = widgets.HTML()
+        self._image: object | None = None
+        self.result = None  # the last cifarlab.inference.Explanation shown
+        self.upload.observe(self._on_upload, names="value")
+        for control in (self.k, self.show_cam, self.layer, self.opacity):
+            control.observe(lambda _change: self._redraw(), names="value")
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.upload, self.k, self.show_cam]), widgets.HBox([self.layer, self.opacity]), self.message, self.output]
+        )
+        if example is not None:
+            self.show(example)
+
+    def _on_upload(self, change: dict) -> None:
+        files = change["new"]
+        if files:
+            self.show(bytes(files[0]["content"]))
+
+    def show(self, image: object) -> None:
+        """Classify `image` (bytes, a path, a PIL image or an array) and draw the result."""
+        self._image = image
+        self._redraw()
+
+    def _redraw(self) -> None:
+        from cifarlab.errors import ImageError
+        from cifarlab.inference import explain
+        from cifarlab.plots import prediction_figure
+
+        if self._image is None:
+            return
+        try:
+            result = explain(self._image, self.loaded, self.k.value, self.show_cam.value, self.layer.value, self.opacity.value)
+        except ImageError as error:
+            self.message.value = f"<span style='color:#b00020'>⚠ {error}</span>"
+            self.result = None
+            self.output.clear_output()
+            return
+        self.message.value = ""
+        self.result = result
+        caption = f"what the model sees, GradCAM at {result.layer}" if result.layer else "what the model sees"
+        figure = prediction_figure(result.shown, [tuple(s) for s in result.scores], original=result.preview, caption=caption)
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(figure)

@@ -1,0 +1,155 @@
+"""The course's pretrained CustomResNet: shipped weights, loaded by name, checked by hash.
+
+Each model is two files in `cifarlab/weights/`: NAME.pt (an fp16 state dict with the
+hyperparameters a checkpoint carries: widths, mean, std, class names) and NAME.json, its
+provenance (data, recipe, epochs, test accuracy, device, date, package versions, the
+training history and the sha256 of NAME.pt). `load_pretrained` refuses a file whose hash
+differs, e.g. a Git LFS pointer or a half-downloaded file, rather than loading noise.
+
+`export_pretrained` makes the pair from a `cifarlab train` run folder (`cifarlab export`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cifarlab.checkpoint import CheckpointError, LoadedModel, load_model, read_checkpoint
+from cifarlab.history import read_history
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT = "resnet9-cifar10"
+MAX_BYTES = 15 * 1024 * 1024  # what the repository accepts for a shipped model
+
+
+def available() -> list[str]:
+    """Names of the shipped models."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
+
+
+def provenance(name: str = DEFAULT) -> dict[str, Any]:
+    """How the named model was made: data, recipe, accuracy, device, date, versions, history."""
+    path = WEIGHTS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise CheckpointError(f"no pretrained model called {name!r}; the shipped ones are {available()}.")
+    return json.loads(path.read_text())
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The file's SHA-256 as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pretrained_path(name: str = DEFAULT) -> Path:
+    """The verified weights file of the named model (CheckpointError if it fails the hash)."""
+    info = provenance(name)
+    path = WEIGHTS_DIR / info["file"]
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: reinstall cifarlab or `git checkout -- {path.name}` in cifarlab/weights.")
+    found = sha256(path)
+    if found != info["sha256"]:
+        raise CheckpointError(
+            f"{path} does not match its provenance file (sha256 {found[:12]}... instead of {info['sha256'][:12]}...): "
+            f"it is corrupt, truncated or a placeholder such as a Git LFS pointer ({path.stat().st_size:,} bytes; "
+            f"expected {info['bytes']:,}). Restore it with `git checkout -- cifarlab/weights/{path.name}` or reinstall cifarlab."
+        )
+    return path
+
+
+def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu") -> LoadedModel:
+    """The named pretrained model, in eval mode, after checking its hash."""
+    return load_model(pretrained_path(name), device)
+
+
+def load_any(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+    """A model from a checkpoint path, a shipped model's name, or (None) the default pretrained one."""
+    if spec is None:
+        return load_pretrained(DEFAULT, device)
+    if str(spec) in available() and not Path(spec).exists():
+        return load_pretrained(str(spec), device)
+    return load_model(spec, device)
+
+
+def _versions() -> dict[str, str]:
+    names = ("cifarlab", "torch", "torchvision", "lightning", "albumentations", "numpy")
+    found = {}
+    for package in names:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": platform.python_version(), **found}
+
+
+def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os.PathLike = WEIGHTS_DIR) -> Path:
+    """Write NAME.pt (fp16 weights of the run's best checkpoint) and NAME.json (provenance).
+
+    run: a folder written by `cifarlab train` (checkpoints/best.ckpt, summary.json,
+    config.json, metrics.csv). Returns the path of NAME.pt.
+    """
+    run, out = Path(run), Path(out)
+    for needed in ("checkpoints/best.ckpt", "summary.json", "config.json", "metrics.csv"):
+        if not (run / needed).is_file():
+            raise CheckpointError(f"{run} is not a finished `cifarlab train` run: it has no {needed}.")
+    summary = json.loads((run / "summary.json").read_text())
+    if summary.get("interrupted"):
+        raise CheckpointError(f"the run in {run} was interrupted: finish it with `cifarlab train --resume --out {run}` first.")
+    config = json.loads((run / "config.json").read_text())
+    contents = read_checkpoint(run / "checkpoints" / "best.ckpt")
+    hparams = {k: v for k, v in contents["hyper_parameters"].items() if isinstance(v, (int, float, str, bool, list, tuple))}
+    state = {
+        k.removeprefix("model."): (v.half() if v.is_floating_point() else v)
+        for k, v in contents["state_dict"].items()
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / f"{name}.pt"
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, weights)
+    load_model(weights)  # what we ship must load
+    size = weights.stat().st_size
+    if size > MAX_BYTES:
+        raise CheckpointError(f"{weights} is {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository accepts.")
+    history = read_history(run / "metrics.csv")
+    info = {
+        "name": name,
+        "file": weights.name,
+        "sha256": sha256(weights),
+        "bytes": size,
+        "format": "fp16 state dict of cifarlab.model.CustomResNet with its hyper_parameters (torch.save)",
+        "data": summary["data"],
+        "train_images": summary["train_images"],
+        "recipe": {
+            "optimizer": config["optimizer"],
+            "max_lr": summary["lr"],
+            "lr_choice": summary["lr_choice"],
+            "batch_size": config["batch_size"] or config["profile"]["batch_size"],
+            "precision": summary["precision"],
+            "channels_last": summary["channels_last"],
+            "augment": summary["augment"],
+            "seed": config["seed"],
+            "schedule": "OneCycle per batch; SGD Nesterov, weight decay 5e-4, label smoothing 0.2 (cifarlab.lit)",
+        },
+        "epochs": summary["epochs"],
+        "test_accuracy": summary["test_acc"],
+        "test_loss": summary["test_loss"],
+        "best_val_accuracy": summary["best_val_acc"],
+        "train_seconds": summary["train_seconds"],
+        "device": summary["device"],
+        "date": dt.date.today().isoformat(),
+        "versions": {**summary.get("versions", {}), **_versions()},
+        "train_config": {k: v for k, v in config.items() if k != "out"},  # cifarlab.train.TrainConfig
+        "history": history,
+    }
+    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    return weights
