@@ -94,6 +94,9 @@ def build_app(loaded: LoadedModel, test_images: ImageSet | None = None, gallery_
     gallery of mistakes; without them those parts say how to get the data."""
     import gradio as gr
 
+    if test_images is not None and tuple(test_images.classes) != tuple(loaded.classes):
+        raise ValueError(f"the test images' classes {test_images.classes} are not the model's {loaded.classes}: give the app the data it was trained for.")
+
     def on_classify(file: str | None, k: float, show_cam: bool, layer: str, opacity: float) -> tuple[dict[str, float], np.ndarray]:
         if file is None:
             raise gr.Error("Upload an image file first (or click an example).")

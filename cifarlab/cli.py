@@ -133,13 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     doctor = commands.add_parser("doctor", help="check versions, device, data and profile")
-    doctor.set_defaults(run=_doctor)
+    doctor.set_defaults(handler=_doctor)
 
     data = commands.add_parser("data", help="load the configured data and describe its splits")
     data.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
     data.add_argument("--profile", choices=PROFILE_NAMES, help="default: $CIFARLAB_PROFILE, else full on a GPU, cpu without")
     data.add_argument("--per-class", action="store_true", help="also print counts per class")
-    data.set_defaults(run=_data)
+    data.set_defaults(handler=_data)
 
     train = commands.add_parser("train", help="train the CustomResNet into a run folder (resumable)")
     train.add_argument("--out", default="runs/latest", help="run folder (default: runs/latest)")
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", dest="num_workers", type=int, help="DataLoader worker processes (default: the profile's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    train.set_defaults(run=_train)
+    train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="test loss, accuracy and per-class accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", nargs="?", help="a .ckpt from a run folder, a saved state dict, or a pretrained model's name (default: the pretrained model)")
@@ -168,13 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
     evaluate.add_argument("--batch-size", type=int, default=500)
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is a GPU)")
-    evaluate.set_defaults(run=_evaluate)
+    evaluate.set_defaults(handler=_evaluate)
 
     export = commands.add_parser("export", help="ship a run's best weights as a pretrained model (fp16 + provenance)")
     export.add_argument("run", help="a finished run folder of `cifarlab train`")
     export.add_argument("--name", default="resnet9-cifar10", help="the model's name (default: resnet9-cifar10)")
     export.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="folder (default: cifarlab/weights)")
-    export.set_defaults(run=_export)
+    export.set_defaults(handler=_export)
 
     app = commands.add_parser("app", help="the Gradio app: upload an image, top classes, GradCAM, mistakes (extra `app`)")
     app.add_argument("checkpoint", nargs="?", help="a .ckpt, a saved state dict or a pretrained model's name (default: the pretrained model)")
@@ -184,13 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--profile", choices=PROFILE_NAMES, help="how many test images (default as for train)")
     app.add_argument("--gallery", type=int, default=24, help="how many mistakes to show (default 24)")
     app.add_argument("--no-data", action="store_true", help="start without test images")
-    app.set_defaults(run=_app)
+    app.set_defaults(handler=_app)
 
     lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")
     lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")
     lessons.add_argument("--solutions", default="solutions")
     lessons.add_argument("--lessons", default="lessons")
-    lessons.set_defaults(run=_build_lessons)
+    lessons.set_defaults(handler=_build_lessons)
     return parser
 
 
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `cifarlab` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return args.handler(args)
     except ValueError as error:  # DataError, a bad profile name: problems the user can fix
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -134,8 +134,8 @@ def gradcam_figure(
 ) -> Figure:
     """One row per image: the image, then one overlay per entry of `columns` (title -> CAMs).
 
-    E.g. `{"predicted": cams_pred, "true": cams_true}` puts the two explanations of a
-    misclassified image side by side.
+    E.g. `{"CAM: predicted": cams_pred, "CAM: true": cams_true}` puts the two explanations
+    of a misclassified image side by side. The keys are the column titles.
     """
     check_images(images, what="gradcam_figure images")
     ncols = 1 + len(columns)
@@ -151,7 +151,7 @@ def gradcam_figure(
         if row_titles:
             axes[i, 0].set_ylabel(row_titles[i], fontsize=8, rotation=0, ha="right", va="center")
     for j, title in enumerate(["image", *columns], start=0):
-        axes[0, j].set_title(title if j == 0 else f"CAM: {title}", fontsize=9)
+        axes[0, j].set_title(title, fontsize=9)
     return fig
 
 

@@ -93,6 +93,12 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **found}
 
 
+def _profile_batch_size(profile: str | dict[str, Any] | None) -> int:
+    from cifarlab.profile import get_profile
+
+    return profile["batch_size"] if isinstance(profile, dict) else get_profile(profile).batch_size
+
+
 def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os.PathLike = WEIGHTS_DIR) -> Path:
     """Write NAME.pt (fp16 weights of the run's best checkpoint) and NAME.json (provenance).
 
@@ -133,7 +139,7 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
             "optimizer": config["optimizer"],
             "max_lr": summary["lr"],
             "lr_choice": summary["lr_choice"],
-            "batch_size": config["batch_size"] or config["profile"]["batch_size"],
+            "batch_size": config["batch_size"] or _profile_batch_size(config["profile"]),
             "precision": summary["precision"],
             "channels_last": summary["channels_last"],
             "augment": summary["augment"],

@@ -141,7 +141,7 @@ def test_overlay_checks_its_inputs_and_blends():
 def test_figures_put_predicted_and_true_side_by_side(batch):
     loaded, test, x = batch
     cams = gradcam(loaded.model, x[:3], targets=test.labels[:3])
-    fig = gradcam_figure(test.images[:3], {"predicted": cams, "true": cams}, row_titles=["a", "b", "c"])
+    fig = gradcam_figure(test.images[:3], {"CAM: predicted": cams, "CAM: true": cams}, row_titles=["a", "b", "c"])
     assert len(fig.axes) == 9 and fig.axes[1].get_title() == "CAM: predicted"
     view = gradcam_view(loaded.model, x[0], test.images[0], test.classes, "layer2", "true", 0.4, int(test.labels[0]))
     assert "GradCAM at layer2 for " + test.classes[test.labels[0]] in view.axes[1].get_title()

@@ -19,10 +19,11 @@ def test_environment_yml_installs_what_pyproject_declares():
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     project = PYPROJECT["project"]
-    wanted = normalised(project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    wanted = normalised(project["dependencies"] + extras["dev"] + extras["app"])
     listed = normalised([p for p in pip if not p.startswith("-e")])
     assert listed == wanted
-    assert any(p.startswith("-e") and "[dev]" in p for p in pip)
+    assert any(p.startswith("-e") and "[dev,app]" in p for p in pip)
     python = next(d for d in conda if d.startswith("python"))
     assert python.replace("python", "") == project["requires-python"]
 
@@ -39,3 +40,14 @@ def test_ci_runs_the_readme_test_command():
     command, next_line = marker.group(1).strip(), marker.group(2).strip()
     assert next_line.startswith(command), "the line after the marker must run the command"
     assert f"\n{command}\n" in readme, "README must show the same test command on a line of its own"
+
+
+def test_setup_and_ci_install_the_app_extra_the_app_tests_need():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert 'pip install -e ".[dev,app]"' in readme
+    assert '-e ".[dev,app]"' in ci
+
+
+def test_the_pretrained_weights_ship_in_the_package():
+    assert "weights/*.pt" in PYPROJECT["tool"]["setuptools"]["package-data"]["cifarlab"]

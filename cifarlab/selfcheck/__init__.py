@@ -10,7 +10,7 @@ Usage in a notebook, right after the exercise cell::
     compute_mean_std = check.mean_std(compute_mean_std)
 
 One module per part of the course: `data` (lesson 01), `model` (02), `training` (03-05),
-`evaluation` (06).
+`evaluation` (06), `inference` (07).
 """
 
 from cifarlab.selfcheck._core import OK, WRONG
@@ -21,6 +21,7 @@ from cifarlab.selfcheck.evaluation import (
     reference_collect_misclassified,
     reference_gradcam_by_hand,
 )
+from cifarlab.selfcheck.inference import prepare_image, reference_prepare
 from cifarlab.selfcheck.model import custom_resnet, residual_block
 from cifarlab.selfcheck.training import (
     lightning_module,
@@ -32,7 +33,7 @@ from cifarlab.selfcheck.training import (
 
 __all__ = [
     "EXPECTED_STEPS", "OK", "WRONG",
-    "collect_misclassified", "custom_resnet", "gradcam_by_hand", "lightning_module", "mean_std",
+    "collect_misclassified", "custom_resnet", "gradcam_by_hand", "lightning_module", "mean_std", "prepare_image", "reference_prepare",
     "reference_collect_misclassified", "reference_gradcam_by_hand", "reference_mean_std",
     "reference_steepest_lr", "reference_train_one_epoch", "reference_train_transforms",
     "residual_block", "steepest_lr", "train_one_epoch", "train_transforms",

@@ -1,0 +1,116 @@
+"""The Gradio app, started on loopback and called with gradio_client like a remote user would."""
+
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio = pytest.importorskip("gradio", reason="the Gradio app needs the `app` extra: pip install -e '.[dev,app]' (CI installs it)")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from cifarlab.app import build_app, launch  # noqa: E402
+from cifarlab.cli import build_parser, main  # noqa: E402
+from cifarlab.data import load_splits, resolve_source  # noqa: E402
+from cifarlab.inference import predict  # noqa: E402
+from cifarlab.pretrained import load_pretrained  # noqa: E402
+from cifarlab.profile import get_profile  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def test_images(jpeg_tarball, shared_cache):
+    import os
+
+    os.environ["CIFARLAB_CACHE"] = str(shared_cache)
+    return load_splits(resolve_source(str(jpeg_tarball)), get_profile("smoke")).test
+
+
+@pytest.fixture(scope="module")
+def server(test_images):
+    loaded = load_pretrained()
+    app = build_app(loaded, test_images, gallery_size=4)
+    url = launch(app, block=False)  # host 127.0.0.1, the first free port from 7860
+    yield app, url, loaded
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[1], verbose=False)
+
+
+def classify(client, path, k=3, cam=True, layer="layer3", opacity=0.5):
+    return client.predict(handle_file(str(path)), k, cam, layer, opacity, api_name="/classify")
+
+
+def test_a_real_photo_gets_the_same_answer_as_predict(server, client, test_images, tmp_path):
+    _, _, loaded = server
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(test_images.images[0]).resize((256, 256), Image.Resampling.BICUBIC).save(photo, quality=95)
+    label, shown = classify(client, photo, k=3)
+    want = predict(photo, loaded, k=3)
+    assert [c["label"] for c in label["confidences"]] == [s.name for s in want]
+    assert [c["confidence"] for c in label["confidences"]] == pytest.approx([s.probability for s in want], abs=1e-4)
+    assert Image.open(shown).size == (224, 224)
+
+
+def test_grayscale_and_huge_images(client, test_images, tmp_path):
+    gray = tmp_path / "gray.png"
+    Image.fromarray(test_images.images[1]).convert("L").save(gray)
+    label, _ = classify(client, gray, k=2, cam=False)
+    assert len(label["confidences"]) == 2
+    huge = tmp_path / "huge.jpg"
+    Image.fromarray(test_images.images[2]).resize((6000, 4000), Image.Resampling.BILINEAR).save(huge)
+    label, shown = classify(client, huge, k=5, layer="layer2", opacity=0.8)
+    assert len(label["confidences"]) == 5 and Image.open(shown).size == (224, 224)
+
+
+def test_non_images_get_a_clear_error(client, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    with pytest.raises(Exception, match="Invalid file type"):  # Gradio's own filter: image types only
+        classify(client, text)
+    disguised = tmp_path / "cat.jpg"
+    disguised.write_text("not a picture either")
+    with pytest.raises(Exception, match="not an image file Pillow can read"):  # ours, via gr.Error
+        classify(client, disguised)
+
+
+def test_gallery_of_mistakes_with_gradcam(client, test_images):
+    gallery = client.predict(api_name="/mistakes")
+    assert len(gallery) == 4
+    assert all(item["caption"].startswith("true ") and "predicted" in item["caption"] for item in gallery)
+    picture = Image.open(gallery[0]["image"])
+    assert picture.size == (3 * 160, 160)  # image | CAM predicted | CAM true
+
+
+def test_it_listens_on_loopback_only(server):
+    app, url, _ = server
+    assert url.startswith("http://127.0.0.1:") and app.server_name == "127.0.0.1"
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    try:
+        outside = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        outside = None
+    if outside is None or outside.startswith("127."):
+        pytest.skip("this machine has no non-loopback address to try")
+    with pytest.raises(OSError):
+        socket.create_connection((outside, port), timeout=2).close()
+
+
+def test_cli_defaults_to_loopback_and_names_the_missing_extra(monkeypatch, capsys):
+    args = build_parser().parse_args(["app"])
+    assert args.host == "127.0.0.1" and args.checkpoint is None
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
+    assert main(["app"]) == 2
+    assert ".[app]" in capsys.readouterr().err
+
+
+def test_the_data_must_match_the_model(test_images):
+    from cifarlab.data import make_synthetic
+
+    with pytest.raises(ValueError, match="not the model's"):
+        build_app(load_pretrained(), make_synthetic(20))
