@@ -1,6 +1,5 @@
 """The Gradio app, started on loopback and called with gradio_client like a remote user would."""
 
-import numpy as np
 import pytest
 from PIL import Image
 
