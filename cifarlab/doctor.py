@@ -43,6 +43,20 @@ def _requirements() -> list[tuple[str, str]]:
     return [(r.name, str(r.specifier)) for r in parsed if not r.marker]
 
 
+RECORDED_PACKAGES = ("cifarlab", "torch", "torchvision", "lightning", "albumentations", "numpy")
+
+
+def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str]:
+    """Python's version and each installed package's: what a run or a shipped model records."""
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
 def package_findings() -> list[Finding]:
     """Each dependency: installed, at a version its specifier allows."""
     from packaging.specifiers import SpecifierSet

@@ -15,14 +15,13 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cifarlab.checkpoint import CheckpointError, LoadedModel, load_model, read_checkpoint
+from cifarlab.doctor import package_versions
 from cifarlab.history import read_history
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -80,17 +79,6 @@ def load_any(spec: str | os.PathLike | None = None, device: str | torch.device =
     if str(spec) in available() and not Path(spec).exists():
         return load_pretrained(str(spec), device)
     return load_model(spec, device)
-
-
-def _versions() -> dict[str, str]:
-    names = ("cifarlab", "torch", "torchvision", "lightning", "albumentations", "numpy")
-    found = {}
-    for package in names:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return {"python": platform.python_version(), **found}
 
 
 def _profile_batch_size(profile: str | dict[str, Any] | None) -> int:
@@ -153,7 +141,8 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
         "train_seconds": summary["train_seconds"],
         "device": summary["device"],
         "date": dt.date.today().isoformat(),
-        "versions": {**summary.get("versions", {}), **_versions()},
+        # what the run recorded wins; older runs recorded fewer packages, so the rest are today's
+        "versions": {**package_versions(), **summary.get("versions", {})},
         "train_config": {k: v for k, v in config.items() if k != "out"},  # cifarlab.train.TrainConfig
         "history": history,
     }

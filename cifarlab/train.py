@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import signal
 import time
 import warnings
@@ -30,6 +29,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from cifarlab.checkpoint import read_checkpoint
 from cifarlab.datamodule import CIFAR10DataModule
+from cifarlab.doctor import package_versions
 from cifarlab.history import History, metrics_figure
 from cifarlab.lit import LitResNet, choose_precision
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
@@ -179,7 +179,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         "data": datamodule.splits.source if datamodule.splits else None,
         "train_images": len(datamodule.train_set),
         "interrupted": interrupted,
-        "versions": {"torch": torch.__version__, "lightning": L.__version__, "python": platform.python_version()},
+        "versions": package_versions(),
     }
     if trainer.is_global_zero:
         _write_run_folder(out, history, summary)
