@@ -151,9 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     rate = train.add_mutually_exclusive_group()
     rate.add_argument("--max-lr", dest="lr", metavar="MAX_LR", type=float, help=f"OneCycle's peak rate (default: {DEFAULT_LR})")
     rate.add_argument("--lr-find", action="store_true", help="find the peak rate with the range test first")
-    train.add_argument("--precision", default="auto", help="auto (bf16/fp16 mixed on a GPU, fp32 on the CPU), 32-true, 16-mixed, bf16-mixed")
-    train.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on tensor cores)")
-    train.add_argument("--augment", choices=AUGMENT_MODES, default="albumentations", help="'batch' augments on the device (fast on a GPU)")
+    train.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16/fp16 mixed on a GPU; bf16 on a CPU with native bf16, else fp32), 32-true, 16-mixed, bf16-mixed",
+    )
+    train.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        help="NHWC memory layout (default: on; faster on tensor cores and in oneDNN's CPU convolutions)",
+    )
+    train.add_argument(
+        "--augment",
+        choices=("auto", *AUGMENT_MODES),
+        default="auto",
+        help="'batch' augments whole batches on the device, 'albumentations' per image in the loader (default auto: batch)",
+    )
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="default: the profile's")
     train.add_argument("--devices", default="1", help="how many devices (e.g. 2, or 'auto'); >1 needs a --strategy such as ddp")
     train.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")

@@ -110,6 +110,20 @@ def device_finding() -> Finding:
     return Finding("device", description, True if has_gpu else None, advice)
 
 
+def cpu_finding() -> Finding:
+    """The CPU and whether it has native bf16 (and AMX): what mixed precision on it can gain."""
+    from cifarlab.hardware import cpu_features
+    from cifarlab.precision import choose_settings
+
+    features = cpu_features()
+    settings = choose_settings(accelerator="cpu")
+    layout = " + channels-last" if settings.channels_last else ""
+    advice = f"on this CPU, `cifarlab train` (auto) uses {settings.precision}{layout}"
+    if not features.native_bf16:
+        advice += "; --precision bf16-mixed would be emulated and 20-130x slower"
+    return Finding("cpu", features.describe(), None, advice)
+
+
 def data_finding() -> Finding:
     from cifarlab.data import resolve_source
 
@@ -150,6 +164,7 @@ def diagnose() -> list[Finding]:
         Finding("python", platform.python_version(), python_ok, "" if python_ok else "use Python 3.10 or newer"),
         *package_findings(),
         device_finding(),
+        cpu_finding(),
         data_finding(),
         profile_finding(),
     ]

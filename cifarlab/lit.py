@@ -126,24 +126,3 @@ class LitResNet(L.LightningModule):
         steps = int(self.trainer.estimated_stepping_batches)  # every batch of every epoch
         schedule = one_cycle(optimizer, self.lr, steps, hp.pct_start, hp.div_factor, hp.final_div_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-
-def choose_precision(requested: str = "auto", accelerator: str = "auto") -> str:
-    """The Lightning precision to train with on this device.
-
-    "auto": bf16 mixed precision on a GPU that supports it (same range as fp32, no loss
-    scaling needed), else fp16 mixed (with a gradient scaler); full fp32 on the CPU, where
-    mixed precision is rarely faster. Or name one: "32-true", "16-mixed", "bf16-mixed".
-    """
-    on_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-    if requested == "auto":
-        if not on_gpu:
-            return "32-true"
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    names = {"32": "32-true", "32-true": "32-true", "16": "16-mixed", "16-mixed": "16-mixed", "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed"}
-    if requested not in names:
-        raise ValueError(f"precision {requested!r} is not one of auto, 32-true, 16-mixed, bf16-mixed.")
-    chosen = names[requested]
-    if chosen == "16-mixed" and not on_gpu:
-        raise ValueError("fp16 mixed precision needs a GPU; on the CPU use 'bf16-mixed' or '32-true'.")
-    return chosen

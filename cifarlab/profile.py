@@ -33,6 +33,7 @@ class Profile:
     epochs: int
     limit_batches: int | None  # cap on batches per epoch and split
     lr_find_steps: int  # steps of the learning-rate range test
+    timing_seconds: float  # the whole precision x layout timing of lesson 05 (`cifarlab.speed.compare`)
     num_workers: int  # DataLoader worker processes
     accelerator: str  # "cpu", or "auto" to use a GPU when there is one
 
@@ -58,6 +59,7 @@ def _profiles() -> dict[str, Profile]:
             epochs=24,
             limit_batches=None,
             lr_find_steps=100,
+            timing_seconds=40,
             num_workers=_default_workers(),
             accelerator="auto",
         ),
@@ -72,6 +74,7 @@ def _profiles() -> dict[str, Profile]:
             epochs=3,
             limit_batches=None,
             lr_find_steps=60,
+            timing_seconds=80,
             num_workers=_default_workers(),
             accelerator="auto",
         ),
@@ -86,6 +89,7 @@ def _profiles() -> dict[str, Profile]:
             epochs=1,
             limit_batches=4,
             lr_find_steps=24,
+            timing_seconds=16,
             num_workers=0,
             accelerator="cpu",
         ),

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
+from cifarlab.hardware import cpu_features
 from cifarlab.model import WIDTHS, CustomResNet
 
 DTYPES = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -27,37 +28,22 @@ DTYPES = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float
 
 @dataclass
 class Throughput:
-    """Training images per second for one setting."""
+    """Training images per second for one setting, or why it was not measured."""
 
     precision: str
     channels_last: bool
-    images_per_second: float
+    images_per_second: float | None
     device: str
+    steps: int = 0  # timed steps
+    skipped: str = ""  # the reason, when the setting could not finish a step in its budget
 
     @property
     def label(self) -> str:
         return self.precision + (" + channels_last" if self.channels_last else "")
 
 
-def training_throughput(
-    precision: str = "32-true",
-    channels_last: bool = False,
-    batch_size: int = 128,
-    steps: int = 10,
-    warmup: int = 3,
-    device: str | torch.device | None = None,
-    widths: tuple[int, ...] = WIDTHS,
-) -> Throughput:
-    """Time `steps` full training steps (forward, backward, SGD step) on random data.
-
-    The first `warmup` steps are not timed (they pay for memory allocation and, on a GPU,
-    for cuDNN choosing its algorithms).
-    """
-    if precision not in DTYPES:
-        raise ValueError(f"precision {precision!r} is not one of {tuple(DTYPES)}.")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if precision == "16-mixed" and device.type != "cuda":
-        raise ValueError("fp16 mixed precision needs a GPU; on the CPU compare 32-true with bf16-mixed.")
+def _model_and_step(precision: str, channels_last: bool, batch_size: int, device: torch.device, widths: tuple[int, ...]):
+    """A fresh model and a function that runs one full training step on `n` random images."""
     torch.manual_seed(0)
     model = CustomResNet(widths).to(device)
     x = torch.randn(batch_size, 3, 32, 32, device=device)
@@ -67,29 +53,71 @@ def training_throughput(
         x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     dtype = DTYPES[precision]
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16-mixed")
 
-    def step() -> None:
-        with autocast:
-            loss = F.cross_entropy(model(x), y)
+    def step(n: int = batch_size) -> float:
+        started = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype) if dtype else nullcontext():
+            loss = F.cross_entropy(model(x[:n]), y[:n])
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
 
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return Throughput(precision, channels_last, batch_size * steps / seconds, name)
+    return step
+
+
+def training_throughput(
+    precision: str = "32-true",
+    channels_last: bool = False,
+    batch_size: int = 128,
+    seconds: float = 5.0,
+    device: str | torch.device | None = None,
+    widths: tuple[int, ...] = WIDTHS,
+    max_steps: int | None = None,
+) -> Throughput:
+    """Time full training steps (forward, backward, SGD step) on random data for about `seconds`.
+
+    A fixed time, not a fixed number of steps: a setting this device can only emulate (bf16
+    on a CPU without bf16 units) can be 100x slower, and a cell must not wait minutes for it.
+    First small steps (2 and, if needed, 8 images) predict the cost of a full step; a setting
+    whose full step would not fit in `seconds` is skipped, with the reason. Then one untimed warm-up step (memory allocation,
+    cuDNN choosing its algorithms), then timed steps until `seconds` have passed since the
+    start (at least one, at most `max_steps`).
+    """
+    if precision not in DTYPES:
+        raise ValueError(f"precision {precision!r} is not one of {tuple(DTYPES)}.")
+    if not seconds > 0:
+        raise ValueError(f"seconds={seconds!r}: give the time budget per setting in seconds, e.g. 5.")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if precision == "16-mixed" and device.type != "cuda":
+        raise ValueError("fp16 mixed precision needs a GPU; on the CPU compare 32-true with bf16-mixed.")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu: {cpu_features().describe()}"
+    result = Throughput(precision, channels_last, None, name)
+    started = time.perf_counter()
+    step = _model_and_step(precision, channels_last, batch_size, device, widths)
+    small, large = min(2, batch_size), min(8, batch_size)
+    step(small)  # the first call also sets up the kernels: not a measurement
+    t_small = step(small)
+    predicted = t_small * batch_size / small  # pessimistic: pays a step's fixed cost every `small` images
+    if predicted > seconds and large > small:  # fit time = fixed + per image * n on two sizes
+        per_image = max(step(large) - t_small, 0.0) / (large - small)
+        predicted = t_small + per_image * (batch_size - small)
+    if predicted > seconds:
+        emulated = device.type == "cpu" and precision == "bf16-mixed" and not cpu_features().native_bf16
+        why = ": this CPU has no native bf16, so it is emulated" if emulated else ""
+        result.skipped = f"skipped: one step of {batch_size} images would take about {predicted:.0f} s, over its {seconds:g} s budget{why}"
+        return result
+    step()  # warm-up
+    timed = 0.0
+    while result.steps == 0 or (time.perf_counter() - started < seconds and (max_steps is None or result.steps < max_steps)):
+        timed += step()
+        result.steps += 1
+    result.images_per_second = batch_size * result.steps / timed
+    return result
 
 
 def default_settings(device: str | torch.device | None = None) -> list[tuple[str, bool]]:
@@ -99,28 +127,46 @@ def default_settings(device: str | torch.device | None = None) -> list[tuple[str
     return [(p, cl) for p in precisions for cl in (False, True)]
 
 
-def compare(settings: list[tuple[str, bool]] | None = None, **kwargs: object) -> list[Throughput]:
-    """`training_throughput` for each (precision, channels_last) setting, in one run."""
-    return [training_throughput(p, cl, **kwargs) for p, cl in (settings or default_settings(kwargs.get("device")))]  # type: ignore[arg-type]
+def compare(
+    settings: list[tuple[str, bool]] | None = None, seconds: float = 20.0, **kwargs: object
+) -> list[Throughput]:
+    """`training_throughput` for each (precision, channels_last) setting, in one run, with
+    `seconds` shared out evenly: the whole comparison costs about `seconds` on any machine."""
+    settings = settings or default_settings(kwargs.get("device"))  # type: ignore[arg-type]
+    return [training_throughput(p, cl, seconds=seconds / len(settings), **kwargs) for p, cl in settings]  # type: ignore[arg-type]
 
 
 def comparison_table(results: list[Throughput]) -> str:
-    """Images/s and the speed-up over the first setting, one line each."""
-    base = results[0].images_per_second
-    lines = [f"{'setting':<28} {'images/s':>10} {'vs ' + results[0].label:>18}"]
-    lines += [f"{r.label:<28} {r.images_per_second:>10.0f} {r.images_per_second / base:>17.2f}x" for r in results]
+    """Images/s and the speed-up over the first measured setting, one line each; a skipped
+    setting gets its one-line reason instead."""
+    measured = [r for r in results if r.images_per_second]
+    base = measured[0] if measured else None
+    lines = [f"{'setting':<28} {'images/s':>10} {'vs ' + (base.label if base else '-'):>18}"]
+    for r in results:
+        if r.images_per_second and base:
+            lines.append(f"{r.label:<28} {r.images_per_second:>10.0f} {r.images_per_second / base.images_per_second:>17.2f}x")
+        else:
+            lines.append(f"{r.label:<28} {r.skipped}")
     return "\n".join(lines) + f"\n(device: {results[0].device})"
 
 
 def throughput_figure(results: list[Throughput]) -> Figure:
-    """Horizontal bars of images/s per setting, labelled with the speed-up over the first."""
+    """Horizontal bars of images/s per measured setting, labelled with the speed-up over the
+    first; skipped settings are named in the title."""
     fig = Figure(figsize=(7, 0.5 * len(results) + 1.2), layout="constrained")
     ax = fig.subplots()
-    rates = [r.images_per_second for r in results]
-    ax.barh([r.label for r in results], rates, color=["tab:gray" if r.precision == "32-true" else "tab:green" for r in results])
+    measured = [r for r in results if r.images_per_second]
+    if not measured:
+        raise ValueError("no setting was measured (all were skipped): give compare() more seconds.")
+    rates = [r.images_per_second for r in measured]
+    ax.barh([r.label for r in measured], rates, color=["tab:gray" if r.precision == "32-true" else "tab:green" for r in measured])
     for i, rate in enumerate(rates):
         ax.text(rate, i, f" {rate / rates[0]:.2f}x", va="center")
     ax.invert_yaxis()
-    ax.set(xlabel="training images / s", title=f"training throughput on {results[0].device}")
+    title = f"training throughput on {measured[0].device.split(':')[0]}"
+    skipped = [r.label for r in results if not r.images_per_second]
+    if skipped:
+        title += "\n(skipped, too slow here: " + ", ".join(skipped) + ")"
+    ax.set(xlabel="training images / s", title=title)
     ax.set_xlim(0, max(rates) * 1.2)
     return fig

@@ -31,8 +31,9 @@ from cifarlab.checkpoint import read_checkpoint
 from cifarlab.datamodule import CIFAR10DataModule
 from cifarlab.doctor import package_versions
 from cifarlab.history import History, metrics_figure
-from cifarlab.lit import LitResNet, choose_precision
+from cifarlab.lit import LitResNet
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
+from cifarlab.precision import choose_settings
 from cifarlab.profile import Profile, get_profile
 from cifarlab.recipe import DEFAULT_LR
 
@@ -49,9 +50,9 @@ class TrainConfig:
     optimizer: str = "sgd"
     lr: float | None = None  # OneCycle's peak rate
     lr_find: bool = False  # find the peak rate with the range test instead
-    precision: str = "auto"
-    channels_last: bool = False
-    augment: str = "albumentations"  # or "batch" (on the device) or "none"
+    precision: str = "auto"  # auto: chosen for this machine (cifarlab.precision), or 32-true, bf16-mixed, 16-mixed
+    channels_last: bool | None = None  # None: chosen for this machine
+    augment: str = "auto"  # "batch" (on the device), "albumentations" (per image, in the loader), "none"; auto: batch
     accelerator: str | None = None
     devices: int | str = 1
     strategy: str = "auto"
@@ -88,25 +89,27 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         raise ValueError("--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr.")
     if config.resume and not last.exists():
         raise ValueError(f"nothing to resume in {out}: there is no checkpoints/last.ckpt.")
-    out.mkdir(parents=True, exist_ok=True)
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
     accelerator = config.accelerator or profile.accelerator
-    precision = choose_precision(config.precision, accelerator)
+    settings = choose_settings(config.precision, config.channels_last, config.augment, accelerator)
+    resumed = read_checkpoint(last)["hyper_parameters"] if config.resume else None
+    augment = settings.augment
+    if resumed is not None and config.augment == "auto":  # a resumed run keeps the path it started with
+        augment = "batch" if resumed.get("batch_augment") else "albumentations"
+    out.mkdir(parents=True, exist_ok=True)
     epochs = config.epochs or profile.epochs
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = CIFAR10DataModule(
-        config.source, profile, config.batch_size, config.num_workers, seed=config.seed, augment=config.augment
-    )
+    datamodule = CIFAR10DataModule(config.source, profile, config.batch_size, config.num_workers, seed=config.seed, augment=augment)
     datamodule.prepare_data()
     datamodule.setup()
-    if config.resume:  # the rate (found or given) and the recipe come from the run itself
-        module = LitResNet(**read_checkpoint(last)["hyper_parameters"])
+    if resumed is not None:  # the rate (found or given) and the recipe come from the run itself
+        module = LitResNet(**resumed)
     else:
         module = LitResNet(
             optimizer=config.optimizer,
             lr=config.lr,
-            batch_augment=config.augment == "batch",
-            channels_last=config.channels_last,
+            batch_augment=augment == "batch",
+            channels_last=settings.channels_last,
             seed=config.seed,
             mean=datamodule.mean,
             std=datamodule.std,
@@ -119,7 +122,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     if config.lr_find and not config.resume:
         fallback = config.lr or DEFAULT_LR[config.optimizer]
         found = find_lr(
-            module, datamodule, fallback, num_training=profile.lr_find_steps, accelerator=accelerator, precision=precision
+            module, datamodule, fallback, num_training=profile.lr_find_steps, accelerator=accelerator, precision=settings.precision
         )
         print(f"LR finder: {found.describe()}")
         lr_find_figure(found).savefig(out / "lr_find.png", dpi=120)
@@ -134,7 +137,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         accelerator=accelerator,
         devices=config.devices,
         strategy=config.strategy,
-        precision=precision,
+        precision=settings.precision,
         max_epochs=epochs,
         limit_train_batches=profile.limit_batches,
         limit_val_batches=profile.limit_batches,
@@ -170,9 +173,10 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         "train_seconds": round(seconds, 2),
         "lr": module.lr,
         "lr_choice": found.reason if found else ("from the resumed run" if config.resume else "given" if config.lr else "the recipe's default"),
-        "precision": precision,
-        "channels_last": config.channels_last,
-        "augment": config.augment,
+        "precision": settings.precision,
+        "channels_last": bool(module.hparams.channels_last),
+        "augment": augment,
+        "chosen_for_this_machine": list(settings.reasons),
         "device": _device_name(trainer),
         "devices": trainer.world_size,
         "profile": profile.name,
@@ -210,6 +214,7 @@ def summary_text(history: History, summary: dict[str, Any]) -> str:
         f"test accuracy: {test:.2%}" if test is not None else "test accuracy: (not tested: the run was interrupted)",
         f"training time: {summary['train_seconds']:.1f} s for {summary['epochs']} epochs on {summary['device']} x{summary['devices']}",
         f"precision {summary['precision']}, channels_last {summary['channels_last']}, augmentation {summary['augment']}",
+        *(f"  auto: {reason}" for reason in summary.get("chosen_for_this_machine", [])),
         f"max LR {summary['lr']:.3g} ({summary['lr_choice']})",
         f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile)",
         "",

@@ -28,7 +28,12 @@ def trained_run(tmp_path_factory):
 
 def test_train_command_writes_the_run_folder(trained_run):
     summary = json.loads((trained_run / "summary.json").read_text())
-    assert summary["epochs"] == 2 and summary["profile"] == "smoke" and summary["precision"] == "32-true"
+    from cifarlab.precision import choose_settings
+
+    auto = choose_settings(accelerator="cpu")  # what the CLI's defaults (auto) choose on this machine
+    assert summary["epochs"] == 2 and summary["profile"] == "smoke"
+    assert (summary["precision"], summary["channels_last"], summary["augment"]) == (auto.precision, auto.channels_last, auto.augment)
+    assert len(summary["chosen_for_this_machine"]) == 3
     assert summary["lr_choice"] and 0 <= summary["test_acc"] <= 1
     for name in ("metrics.csv", "metrics.png", "lr_find.png", "summary.txt", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
         assert (trained_run / name).is_file(), name
@@ -102,7 +107,29 @@ def test_the_cli_lists_the_same_choices_as_the_package():
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     choices = {a.dest: a.choices for a in train._actions if a.choices}
-    assert tuple(choices["optimizer"]) == OPTIMIZERS and tuple(choices["augment"]) == AUGMENT_MODES
+    assert tuple(choices["optimizer"]) == OPTIMIZERS and tuple(choices["augment"]) == ("auto", *AUGMENT_MODES)
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], ("auto", None, "auto")),  # left to the machine
+        (["--precision", "32-true", "--no-channels-last", "--augment", "albumentations"], ("32-true", False, "albumentations")),
+        (["--precision", "bf16-mixed", "--channels-last", "--augment", "batch"], ("bf16-mixed", True, "batch")),
+    ],
+)
+def test_speed_options_reach_the_run_as_given(monkeypatch, flags, expected):
+    import cifarlab.train
+
+    seen = []
+
+    def record(config, callbacks=()):
+        seen.append((config.precision, config.channels_last, config.augment))
+        raise KeyboardInterrupt("stop here")
+
+    monkeypatch.setattr(cifarlab.train, "train", record)
+    assert main(["train", *SMOKE, *flags, "--out", "unused"]) == 130
+    assert seen == [expected]
 
 
 def test_ddp_with_two_cpu_processes(tmp_path):

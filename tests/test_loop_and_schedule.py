@@ -1,28 +1,18 @@
 """The plain training loop of lesson 03 and the OneCycle schedule."""
 
-import torch
-from torch.utils.data import DataLoader, TensorDataset
-
-from cifarlab.data import make_synthetic
-from cifarlab.loop import evaluate_batches, fit
-from cifarlab.model import CustomResNet
 from cifarlab.schedule import schedule_curve, schedule_figure
 
-
-def loaders():
-    train, val = make_synthetic(600, seed=0), make_synthetic(200, seed=0, split="test")
-    as_tensors = lambda s: TensorDataset(torch.from_numpy(s.images).permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.25), torch.from_numpy(s.labels))  # noqa: E731
-    return DataLoader(as_tensors(train), batch_size=50, shuffle=True, generator=torch.Generator().manual_seed(0)), DataLoader(as_tensors(val), batch_size=100)
+from .figures import plain_loop_accuracy
 
 
 def test_plain_loop_learns_the_synthetic_shapes():
-    torch.manual_seed(0)
-    model = CustomResNet(widths=(16, 32, 64, 128))
-    train, val = loaders()
-    before = evaluate_batches(model, val)["acc"]
-    history = fit(model, train, val, epochs=4, label_smoothing=0.0)
-    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
-    assert history[-1]["val_acc"] > max(0.4, before + 0.25), history  # chance is 0.1
+    """Lesson 03's loop, 6 epochs of 600 synthetic images (tests/figures.py). Measured with
+    benchmarks/threshold_spread.py over seeds 0-4 on torch 2.14.1 and 2.15.0, each with AVX-512
+    and AVX2 kernels: val accuracy PLAIN_SPREAD. (With 4 epochs it was 0.38-0.785, sd 0.15:
+    seed 0 on AVX2 kernels scored 0.38, the failure a CPU without AVX-512 reported.)"""
+    before, after = plain_loop_accuracy(seed=0)
+    assert before < 0.25, before  # an untrained model: about chance, 0.1
+    assert after > 0.75 and after - before > 0.5, (before, after)
 
 
 def test_one_cycle_warms_up_peaks_and_ends_low_never_negative():
@@ -41,20 +31,6 @@ def test_limited_caps_batches_and_reports_its_length():
 
     assert len(Limited(range(10), 3)) == 3 and list(Limited(range(10), 3)) == [0, 1, 2]
     assert len(Limited(range(10), None)) == 10 and len(Limited(range(2), 5)) == 2
-
-
-def test_throughput_comparison_on_the_cpu():
-    from cifarlab.speed import comparison_table, compare, default_settings, throughput_figure
-
-    import pytest
-
-    settings = default_settings("cpu")
-    assert ("16-mixed", False) not in settings and ("bf16-mixed", True) in settings
-    results = compare([("32-true", False), ("bf16-mixed", False)], batch_size=4, steps=1, warmup=1, device="cpu", widths=(8, 16, 16, 16))
-    assert all(r.images_per_second > 0 for r in results)
-    assert "1.00x" in comparison_table(results) and len(throughput_figure(results).axes[0].patches) == 2
-    with pytest.raises(ValueError, match="needs a GPU"):
-        compare([("16-mixed", False)], device="cpu")
 
 
 def test_metrics_figure_leaves_out_series_the_rows_lack():
