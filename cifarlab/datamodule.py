@@ -185,6 +185,10 @@ class CIFAR10DataModule(L.LightningDataModule):
             worker_init_fn=quiet_worker_threads if workers > 0 else None,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
+            # The loader's own generator: each new iterator draws a base seed for its workers, and
+            # from the global generator that draw would shift dropout's stream by one per epoch
+            # (and differently after a resume). Order and augmentation are seeded elsewhere.
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -36,6 +36,7 @@ from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
 from cifarlab.precision import choose_settings
 from cifarlab.profile import Profile, get_profile
 from cifarlab.recipe import DEFAULT_LR
+from cifarlab.rng import RandomStates
 
 
 @dataclass
@@ -142,7 +143,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         limit_train_batches=profile.limit_batches,
         limit_val_batches=profile.limit_batches,
         limit_test_batches=profile.limit_batches,
-        callbacks=[history, best, latest, *callbacks],
+        callbacks=[history, RandomStates(), best, latest, *callbacks],  # RandomStates: exact resume with dropout
         logger=CSVLogger(out, name="logs"),
         use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
         deterministic=accelerator == "cpu",
