@@ -77,15 +77,12 @@ def images_equal_as_sets(a: np.ndarray, b: np.ndarray) -> bool:
 
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory) -> Path:
-    """A finished `cifarlab train` run on synthetic shapes: a narrow CustomResNet, 6 epochs
-    (about 20 s on two cores, ~97% test accuracy), for GradCAM, export and evaluation tests."""
-    from cifarlab.profile import get_profile
-    from cifarlab.train import TrainConfig, train
+    """A finished `cifarlab train` run on synthetic shapes (tests/figures.py: a narrow
+    ResNet-9, 6 epochs, pinned fp32 settings; about 20 s on two cores, ~97% test accuracy),
+    for GradCAM, export and evaluation tests."""
+    from .figures import train_synthetic
 
-    profile = get_profile("smoke").with_overrides(limit_batches=None)
-    out = tmp_path_factory.mktemp("runs") / "synthetic"
-    train(TrainConfig(out=str(out), profile=profile, source="synthetic", epochs=6, extra={"widths": (16, 32, 64, 128)}))
-    return out
+    return train_synthetic(tmp_path_factory.mktemp("runs") / "synthetic").out
 
 
 @pytest.fixture(scope="session")
@@ -99,4 +96,6 @@ def synthetic_model(synthetic_run):
 @pytest.fixture(scope="session")
 def synthetic_test() -> ImageSet:
     """Synthetic test images with object masks, from a stream the model never trained on."""
-    return make_synthetic(300, seed=5, split="test")
+    from .figures import synthetic_test_set
+
+    return synthetic_test_set()

@@ -20,6 +20,8 @@ from cifarlab.gradcam import (
 from cifarlab.model import CustomResNet, ResidualBlock
 from cifarlab.selfcheck import reference_gradcam_by_hand
 
+from .figures import cam_localisation
+
 
 def test_every_target_layer_is_a_conv_output_never_dropout():
     model = CustomResNet(widths=(8, 16, 32, 64), dropout=0.2)  # every ConvBlock ends in a Dropout
@@ -37,21 +39,30 @@ def batch(synthetic_model, synthetic_test):
     return synthetic_model, synthetic_test, x
 
 
+# Measured with benchmarks/threshold_spread.py: seeds 0-4 of the synthetic run with AVX-512
+# kernels (2 threads and 1 thread) and with AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2
+# ATEN_CPU_CAPABILITY=avx2: what a CPU without AVX-512 runs), on torch 2.14.1; torch 2.15.0
+# gave the very same figures on both kernel paths. min - max (mean, sd) of 15 runs:
+#   layer    mass / share                  images above their share       control: ratio, above
+#   layer3   2.156 - 2.401 (2.28, 0.057)   0.983 - 1.000 (0.995, 0.005)   1.281 - 1.366, 0.627 - 0.690
+#   layer2   2.657 - 3.112 (2.90, 0.135)   0.837 - 0.947 (0.906, 0.028)   1.228 - 1.362, 0.513 - 0.583
+#   layer1   2.431 - 3.302 (2.96, 0.251)   0.683 - 0.873 (0.782, 0.049)   1.017 - 1.327, 0.403 - 0.560
+# (Before, "images above" was held to 0.8 on every layer: layer1 scores 0.68-0.87 by seed and
+# kernel path, 0.763 on the AVX2 path with seed 0, the failure a CPU without AVX-512 reported.)
+# The control scores each map against another image's mask: what a map that ignores where the
+# object is would get. Each threshold lies 3.7 sd or more below the mean, above the control.
+MIN_RATIO = 1.8
+MIN_ABOVE = {"layer3": 0.9, "layer2": 0.75, "layer1": 0.6}
+
+
 @pytest.mark.parametrize("layer", ["layer3", "layer2", "layer1"])
-def test_cam_mass_lands_on_the_object(batch, layer):
+def test_cam_mass_lands_on_the_object(synthetic_model, synthetic_test, layer):
     """For the true class, the map's mass inside the object's mask clearly beats the mask's
-    share of the image (what a map blind to the object would score). Measured on 300
-    synthetic test images (layer3): mass 0.35 against a share of 0.15 (2.3x), and 99% of
-    the images above their own share."""
-    loaded, test, x = batch
-    cams = gradcam(loaded.model, x, layer, targets=test.labels)
-    assert cams.shape == (len(test), 32, 32) and cams.min() >= 0 and cams.max() <= 1 + 1e-6
-    mass = mass_in_mask(cams, test.masks)
-    share = test.masks.mean(axis=(1, 2))
-    print(f"{layer}: CAM mass in mask {mass.mean():.3f}, mask share {share.mean():.3f}, ratio {mass.mean() / share.mean():.2f}, "
-          f"images above their share {(mass > share).mean():.0%}")
-    assert mass.mean() > 1.8 * share.mean()
-    assert (mass > share).mean() > 0.8
+    share of the image, and what the same maps score against another image's mask."""
+    cam = cam_localisation(synthetic_model.model, synthetic_model.mean, synthetic_model.std, synthetic_test, layer)
+    print(f"{layer}: " + ", ".join(f"{k} {v:.3f}" for k, v in cam.items()))
+    assert cam["ratio"] > MIN_RATIO > cam["control_ratio"], cam
+    assert cam["above"] > MIN_ABOVE[layer], cam
 
 
 def test_mass_in_mask_is_the_share_for_a_flat_map():

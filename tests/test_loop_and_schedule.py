@@ -7,12 +7,14 @@ from .figures import plain_loop_accuracy
 
 def test_plain_loop_learns_the_synthetic_shapes():
     """Lesson 03's loop, 6 epochs of 600 synthetic images (tests/figures.py). Measured with
-    benchmarks/threshold_spread.py over seeds 0-4 on torch 2.14.1 and 2.15.0, each with AVX-512
-    and AVX2 kernels: val accuracy PLAIN_SPREAD. (With 4 epochs it was 0.38-0.785, sd 0.15:
-    seed 0 on AVX2 kernels scored 0.38, the failure a CPU without AVX-512 reported.)"""
+    benchmarks/threshold_spread.py, seeds 0-4, AVX-512 kernels (1 and 2 threads) and AVX2
+    kernels, torch 2.14.1 (2.15.0: identical): val accuracy 0.870 - 0.975 (mean 0.934,
+    sd 0.028), gain over the untrained model 0.780 - 0.875 (mean 0.836, sd 0.027); chance is
+    0.1. With 4 epochs (before) it was 0.38 - 0.785, sd 0.15: seed 0 on the AVX2 path scored
+    0.38, below the old threshold of 0.4, the failure a CPU without AVX-512 reported."""
     before, after = plain_loop_accuracy(seed=0)
-    assert before < 0.25, before  # an untrained model: about chance, 0.1
-    assert after > 0.75 and after - before > 0.5, (before, after)
+    assert before < 0.25, before  # an untrained model guesses
+    assert after > 0.8 and after - before > 0.65, (before, after)
 
 
 def test_one_cycle_warms_up_peaks_and_ends_low_never_negative():

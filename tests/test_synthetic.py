@@ -3,6 +3,8 @@ import numpy as np
 from cifarlab.data import make_synthetic
 from cifarlab.data.synthetic import SHAPES, load_synthetic
 
+from .figures import small_cnn_accuracy
+
 
 def test_form_balance_and_masks():
     data = make_synthetic(200, seed=0)
@@ -29,27 +31,8 @@ def test_seeded_reproducible_and_test_split_differs():
 
 
 def test_learnable_by_a_small_cnn():
-    """Shape, not background, carries the class: a tiny CNN learns it in seconds on the CPU."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    train, test = load_synthetic(2000, 500, seed=0)
-    as_tensor = lambda s: torch.tensor(s.images).permute(0, 3, 1, 2).float() / 255 - 0.5  # noqa: E731
-    x, y = as_tensor(train), torch.tensor(train.labels)
-    model = nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(64, 10),
-    )  # fmt: skip
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(4):
-        for batch in torch.randperm(len(x)).split(64):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
-            optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(as_tensor(test)).argmax(1) == torch.tensor(test.labels)).float().mean().item()
-    assert accuracy > 0.5, f"a small CNN reached only {accuracy:.2f} (chance is 0.10)"
+    """Shape, not background, carries the class: a tiny CNN learns it in seconds on the CPU.
+    Measured over seeds 0-4, AVX-512 (1 and 2 threads) and AVX2 kernels, torch 2.14.1 and
+    2.15.0 (benchmarks/threshold_spread.py): 0.982 - 1.000 (mean 0.991, sd 0.006); chance is 0.1."""
+    accuracy = small_cnn_accuracy(seed=0)
+    assert accuracy > 0.95, f"a small CNN reached only {accuracy:.2f} (chance is 0.10)"

@@ -34,13 +34,14 @@ def without_times(rows):
 
 
 def test_training_on_synthetic_data_beats_chance_by_far(synthetic_run):
-    """The shared 6-epoch synthetic run (tests/figures.py: train_synthetic, seed 0).
-    Measured over seeds 0-4 on torch 2.14.1 and 2.15.0, each with AVX-512 and with
-    AVX2 kernels (benchmarks/threshold_spread.py): SPREAD_TRAIN."""
+    """The shared 6-epoch synthetic run (tests/figures.py: train_synthetic, seed 0). Measured
+    over seeds 0-4, AVX-512 (1 and 2 threads) and AVX2 kernels, torch 2.14.1 and 2.15.0
+    (benchmarks/threshold_spread.py): test accuracy 0.940 - 0.995 (mean 0.970, sd 0.014),
+    last minus first validation accuracy 0.670 - 0.830 (mean 0.774, sd 0.042). Chance is 0.1."""
     summary = json.loads((synthetic_run / "summary.json").read_text())
     rows = read_history(synthetic_run / "metrics.csv")
-    assert summary["test_acc"] > 0.6, rows  # chance is 0.1
-    assert rows[-1]["val_acc"] > rows[0]["val_acc"] + 0.3, rows
+    assert summary["test_acc"] > 0.88, rows
+    assert rows[-1]["val_acc"] > rows[0]["val_acc"] + 0.5, rows
 
 
 def test_run_folder_has_one_history_row_per_real_epoch(tmp_path):
