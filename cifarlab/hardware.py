@@ -95,17 +95,23 @@ class CpuFeatures:
         rank = _onednn_level(self.onednn_cap)
         return rank is None or rank >= level
 
+    @property
+    def bf16_units(self) -> str:
+        """The name of the bf16 hardware oneDNN uses here ("" when bf16 is emulated)."""
+        if not self.native_bf16:
+            return ""
+        if self.native_amx:
+            return "AMX"
+        return "AVX512-BF16" if platform.machine() in ("x86_64", "AMD64") else "BF16"
+
     def describe(self) -> str:
         """One line, e.g. 'AMD EPYC: native bf16 (AVX512-BF16), no AMX'."""
         if self.native_bf16:
-            units = "AMX" if self.native_amx else "AVX512-BF16" if platform.machine() in ("x86_64", "AMD64") else "BF16"
-            text = f"native bf16 ({units})"
+            text = f"native bf16 ({self.bf16_units})" + ("" if self.native_amx else ", no AMX")
         elif self.bf16_instructions:
             text = f"bf16 instructions present but capped by ONEDNN_MAX_CPU_ISA={self.onednn_cap}: bf16 is emulated"
         else:
             text = "no native bf16 (no AVX512-BF16 or AMX): bf16 is emulated, far slower than fp32"
-        if self.native_bf16 and not self.native_amx:
-            text += ", no AMX"
         return f"{self.name}: {text}"
 
 

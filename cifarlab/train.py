@@ -30,6 +30,7 @@ from lightning.pytorch.loggers import CSVLogger
 from cifarlab.checkpoint import read_checkpoint
 from cifarlab.datamodule import CIFAR10DataModule
 from cifarlab.doctor import package_versions
+from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
 from cifarlab.lit import LitResNet
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
@@ -197,7 +198,7 @@ def _device_name(trainer: L.Trainer) -> str:
     root = trainer.strategy.root_device
     if root.type == "cuda":
         return torch.cuda.get_device_name(root)
-    return f"{root.type} ({os.cpu_count()} cores)"
+    return f"{root.type} ({os.cpu_count()} cores; {cpu_features().describe()})"
 
 
 def _write_run_folder(out: Path, history: History, summary: dict[str, Any]) -> None:
