@@ -129,10 +129,9 @@ def test_a_setting_that_cannot_finish_a_step_in_its_budget_is_skipped_with_the_r
 def test_throughput_comparison_is_time_boxed_and_reports_skips():
     settings = default_settings("cpu")
     assert ("16-mixed", False) not in settings and ("bf16-mixed", True) in settings
-    results = compare([("32-true", False), ("32-true", True)], seconds=1.0, batch_size=4, device="cpu", widths=TINY)
-    assert all(r.images_per_second > 0 and r.steps >= 1 for r in results)
-    capped = compare([("32-true", False)], seconds=1.0, batch_size=4, device="cpu", widths=TINY, max_steps=2)
-    assert capped[0].steps <= 2
+    # a budget no loaded machine misses, with max_steps bounding the cost on any machine
+    results = compare([("32-true", False), ("32-true", True)], seconds=60.0, batch_size=4, device="cpu", widths=TINY, max_steps=2)
+    assert all(r.images_per_second > 0 and 1 <= r.steps <= 2 for r in results), results
     skipped = training_throughput("32-true", batch_size=512, seconds=1e-4, device="cpu", widths=TINY)
     table = comparison_table([*results, skipped])
     assert "1.00x" in table and skipped.skipped in table and "device: cpu" in table
