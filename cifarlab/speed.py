@@ -84,9 +84,9 @@ def training_throughput(
     A fixed time, not a fixed number of steps: a setting this device can only emulate (bf16
     on a CPU without bf16 units) can be 100x slower, and a cell must not wait minutes for it.
     First small steps (2 and, if needed, 8 images) predict the cost of a full step; a setting
-    whose full step would not fit in `seconds` is skipped, with the reason. Then one untimed warm-up step (memory allocation,
-    cuDNN choosing its algorithms), then timed steps until `seconds` have passed since the
-    start (at least one, at most `max_steps`).
+    whose full step would not fit in `seconds` is skipped, with the reason. Then one untimed
+    warm-up step (memory allocation, cuDNN choosing its algorithms), then timed steps until
+    `seconds` have passed since the start (at least one, at most `max_steps`).
     """
     if precision not in DTYPES:
         raise ValueError(f"precision {precision!r} is not one of {tuple(DTYPES)}.")
