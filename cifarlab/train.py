@@ -18,7 +18,7 @@ import os
 import signal
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -96,8 +96,11 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     settings = choose_settings(config.precision, config.channels_last, config.augment, accelerator)
     resumed = read_checkpoint(last)["hyper_parameters"] if config.resume else None
     augment = settings.augment
-    if resumed is not None and config.augment == "auto":  # a resumed run keeps the path it started with
-        augment = "batch" if resumed.get("batch_augment") else "albumentations"
+    if resumed is not None:  # a resumed run keeps the layout and augmentation path it started with
+        if config.augment == "auto":
+            augment = "batch" if resumed.get("batch_augment") else "albumentations"
+        kept = [r for r in settings.reasons if r.startswith("precision")] + ["channels-last and augmentation: as the run started"]
+        settings = replace(settings, channels_last=bool(resumed.get("channels_last")), reasons=tuple(kept))
     out.mkdir(parents=True, exist_ok=True)
     epochs = config.epochs or profile.epochs
     L.seed_everything(config.seed, workers=True, verbose=False)
