@@ -3,7 +3,8 @@
     python benchmarks/threshold_spread.py [--seeds 5] [--threads N]
 
 Runs the functions in `tests/figures.py` (the very code the tests run) over several seeds and
-prints, per figure, its threshold, min / mean / max and the margin of the worst seed. Run it
+prints, per figure, min / mean / max / sd and the value of each seed (GradCAM figures with
+their control: the same maps scored against another image's mask). Run it
 on each torch build and CPU you care about; for a CPU without AVX-512 or bf16 on one that has
 them:
 
@@ -16,6 +17,7 @@ figures are quoted beside each assertion.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests` is impor
 
 import torch  # noqa: E402  (after the path above, like the tests' own import of tests.figures)
 
+from cifarlab.checkpoint import load_model  # noqa: E402
 from tests import figures  # noqa: E402
 
 
@@ -36,8 +39,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    import os
-
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels {torch.backends.cpu.get_cpu_capability()}, "
         f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}"
@@ -54,8 +55,6 @@ def main() -> None:
             run = figures.train_synthetic(Path(folder) / "run", seed=seed)
             rows.setdefault("synthetic run: test acc", []).append(run.test["test_acc"])
             rows.setdefault("synthetic run: last - first val acc", []).append(run.history[-1]["val_acc"] - run.history[0]["val_acc"])
-            from cifarlab.checkpoint import load_model
-
             loaded = load_model(run.best_checkpoint)
         for layer in ("layer3", "layer2", "layer1"):
             cam = figures.cam_localisation(loaded.model, loaded.mean, loaded.std, test, layer)

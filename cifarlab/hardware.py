@@ -48,27 +48,21 @@ def _onednn_level(name: str) -> int | None:
     return None
 
 
-def _cpu_flags() -> set[str]:
-    """The feature flags Linux reports (`flags` on x86, `Features` on Arm); empty elsewhere."""
+def _cpuinfo() -> tuple[str, set[str]]:
+    """The CPU's name and the feature flags Linux reports (`flags` on x86, `Features` on Arm);
+    elsewhere the platform's name and no flags."""
+    name, flags = "", set()
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return set(value.split())
-    return set()
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        lines = []
+    for line in lines:
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "model name" and not name:
+            name = value
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    return name or platform.processor() or platform.machine(), flags
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ def cpu_features() -> CpuFeatures:
     """This machine's CPU features (read once; `cpu_features.cache_clear()` to read again)."""
     import torch
 
-    flags = _cpu_flags()
+    name, flags = _cpuinfo()
     bf16 = bool({"avx512_bf16", "amx_bf16", "bf16"} & flags)
     amx = "amx_bf16" in flags or "amx_tile" in flags
     probe = getattr(torch, "cpu", None)
@@ -128,4 +122,4 @@ def cpu_features() -> CpuFeatures:
         bf16 = probe._is_avx512_bf16_supported() or probe._is_amx_tile_supported()  # no /proc: ask torch's cpuinfo
         amx = probe._is_amx_tile_supported()
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or None
-    return CpuFeatures(_cpu_name(), bf16, amx, cap)
+    return CpuFeatures(name, bf16, amx, cap)

@@ -8,7 +8,7 @@ prints. The rules, and what they rest on (training images/s of the ResNet-9, mea
   scaler; channels-last, the layout tensor-core convolutions read directly.
 - CPU with native bf16 (AVX512-BF16 or AMX): bf16 mixed (about 2x fp32) and channels-last
   (about 1.1-1.25x on top).
-- CPU without: fp32 (bf16 would be emulated, 20-130x slower) and channels-last (1.33x).
+- CPU without: fp32 (bf16 would be emulated, 20-130x slower) and channels-last (1.13-1.33x).
 - Augmentation on whole batches on the device (`cifarlab.batch_augment`) on every device:
   on 2 CPU cores it augments 10.9x more images/s than the per-image Albumentations loader,
   and it leaves the cores to the training step; on a GPU it removes the loader bottleneck.

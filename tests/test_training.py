@@ -16,9 +16,9 @@ from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
 from cifarlab.profile import get_profile
 from cifarlab.train import TrainConfig, train
 
-from .figures import PINNED
+from .figures import PINNED, SMALL_WIDTHS
 
-SMALL = {"widths": (16, 32, 64, 128)}  # the same architecture, narrower: seconds per epoch on a CPU
+SMALL = {"widths": SMALL_WIDTHS}
 
 
 def config(tmp_path, name="run", epochs=2, limit=3, extra=(), **changes):
