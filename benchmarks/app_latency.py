@@ -47,7 +47,10 @@ def main() -> None:
         buffer = io.BytesIO()
         Image.fromarray(image).resize((480, 360), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
         photos.append(buffer.getvalue())
-    print(f"device: cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()}), torch {torch.__version__}")
+    print(
+        f"device: cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()}), "
+        f"torch {torch.__version__}"
+    )
     rows = {
         "predict (JPEG 480x360 -> top 3)": per_image(lambda b: predict(b, loaded, 3), photos),
         "explain (predict + GradCAM layer3)": per_image(lambda b: explain(b, loaded), photos),

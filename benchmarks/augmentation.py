@@ -17,22 +17,27 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
-from cifarlab.augment import train_transforms
+from cifarlab.augment import normalize_batch, train_transforms
 from cifarlab.batch_augment import batch_augment, batch_generator
 from cifarlab.data import make_synthetic
 from cifarlab.datamodule import AugmentedDataset, EpochSampler, quiet_worker_threads
-from cifarlab.augment import normalize_batch
 
 
-def albumentations_rate(images, batch_size: int, workers: int) -> float:  # noqa: ANN001
+def albumentations_rate(images, batch_size: int, workers: int) -> float:
     dataset = AugmentedDataset(images, train_transforms((0.49, 0.48, 0.45), (0.25, 0.24, 0.26)))
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=EpochSampler(len(dataset)), num_workers=workers, worker_init_fn=quiet_worker_threads if workers else None)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=EpochSampler(len(dataset)),
+        num_workers=workers,
+        worker_init_fn=quiet_worker_threads if workers else None,
+    )
     start = time.perf_counter()
     count = sum(len(x) for x, _ in loader)
     return count / (time.perf_counter() - start)
 
 
-def batched_rate(images, batch_size: int, device: str) -> float:  # noqa: ANN001
+def batched_rate(images, batch_size: int, device: str) -> float:
     start = time.perf_counter()
     count = 0
     for i, first in enumerate(range(0, len(images), batch_size)):

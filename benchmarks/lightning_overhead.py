@@ -2,7 +2,7 @@
 
     python benchmarks/lightning_overhead.py [--batches 12] [--batch-size 64] [--repeats 2]
 
-Both train the same CustomResNet (same seed, same SGD + OneCycle) on the same in-memory
+Both train the same ResNet9 (same seed, same SGD + OneCycle) on the same in-memory
 batches. Each times one epoch after a warm-up epoch, alternating plain and Lightning runs
 `repeats` times; the ratio is Lightning's median epoch time over the plain loop's.
 """
@@ -17,9 +17,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from cifarlab.lit import LitResNet
+from cifarlab.lit import LitResNet9
 from cifarlab.loop import train_epoch
-from cifarlab.model import CustomResNet
+from cifarlab.model import ResNet9
+from cifarlab.recipe import RECIPE
 from cifarlab.schedule import one_cycle
 
 
@@ -27,17 +28,23 @@ class EpochTimer(L.Callback):
     def __init__(self) -> None:
         self.seconds: list[float] = []
 
-    def on_train_epoch_start(self, trainer, module):  # noqa: ANN001
+    def on_train_epoch_start(self, trainer, module):
         self._start = time.perf_counter()
 
-    def on_train_epoch_end(self, trainer, module):  # noqa: ANN001
+    def on_train_epoch_end(self, trainer, module):
         self.seconds.append(time.perf_counter() - self._start)
 
 
 def plain_epoch_seconds(loader: DataLoader) -> float:
     torch.manual_seed(0)
-    model = CustomResNet()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.4, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    model = ResNet9()
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=RECIPE.max_lr,
+        momentum=RECIPE.momentum,
+        nesterov=RECIPE.nesterov,
+        weight_decay=RECIPE.weight_decay,
+    )
     schedule = one_cycle(optimizer, 0.4, 2 * len(loader))
     train_epoch(model, loader, optimizer, schedule, label_smoothing=0.2)  # warm-up
     start = time.perf_counter()
@@ -49,10 +56,16 @@ def lightning_epoch_seconds(loader: DataLoader) -> float:
     torch.manual_seed(0)
     timer = EpochTimer()
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer],
+        accelerator="cpu",
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[timer],
     )
-    trainer.fit(LitResNet(), train_dataloaders=loader)
+    trainer.fit(LitResNet9(), train_dataloaders=loader)
     return timer.seconds[-1]
 
 
@@ -64,17 +77,21 @@ def main() -> None:
     args = parser.parse_args()
     generator = torch.Generator().manual_seed(0)
     n = args.batches * args.batch_size
-    data = TensorDataset(torch.randn(n, 3, 32, 32, generator=generator), torch.randint(0, 10, (n,), generator=generator))
+    data = TensorDataset(
+        torch.randn(n, 3, 32, 32, generator=generator), torch.randint(0, 10, (n,), generator=generator)
+    )
     loader = DataLoader(data, batch_size=args.batch_size)
     plain, lightning = [], []
     for _ in range(args.repeats):
         plain.append(plain_epoch_seconds(loader))
         lightning.append(lightning_epoch_seconds(loader))
-    p, l = statistics.median(plain), statistics.median(lightning)
-    print(f"{args.batches} batches of {args.batch_size} on {torch.get_num_threads()} CPU threads, {args.repeats} repeats")
+    p, lit = statistics.median(plain), statistics.median(lightning)
+    print(
+        f"{args.batches} batches of {args.batch_size} on {torch.get_num_threads()} CPU threads, {args.repeats} repeats"
+    )
     print(f"plain loop   {p / args.batches * 1000:8.1f} ms/step   ({n / p:.0f} images/s)")
-    print(f"Lightning    {l / args.batches * 1000:8.1f} ms/step   ({n / l:.0f} images/s)")
-    print(f"Lightning / plain step time = {l / p:.3f}")
+    print(f"Lightning    {lit / args.batches * 1000:8.1f} ms/step   ({n / lit:.0f} images/s)")
+    print(f"Lightning / plain step time = {lit / p:.3f}")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests` is importable from the repo root
 
-import torch  # noqa: E402  (after the path above, like the tests' own import of tests.figures)
+import torch
 
-from cifarlab.checkpoint import load_model  # noqa: E402
-from tests import figures  # noqa: E402
+from cifarlab.checkpoint import load_model
+from tests import figures
 
 
 def main() -> None:
@@ -40,7 +40,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels {torch.backends.cpu.get_cpu_capability()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernels "
+        f"{torch.backends.cpu.get_cpu_capability()}, "
         f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}"
     )
     rows: dict[str, list[float]] = {}
@@ -54,7 +55,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             run = figures.train_synthetic(Path(folder) / "run", seed=seed)
             rows.setdefault("synthetic run: test acc", []).append(run.test["test_acc"])
-            rows.setdefault("synthetic run: last - first val acc", []).append(run.history[-1]["val_acc"] - run.history[0]["val_acc"])
+            rows.setdefault("synthetic run: last - first val acc", []).append(
+                run.history[-1]["val_acc"] - run.history[0]["val_acc"]
+            )
             loaded = load_model(run.best_checkpoint)
         for layer in ("layer3", "layer2", "layer1"):
             cam = figures.cam_localisation(loaded.model, loaded.mean, loaded.std, test, layer)
@@ -67,7 +70,10 @@ def main() -> None:
     for name, values in rows.items():
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         per_seed = " ".join(f"{v:.3f}" for v in values)
-        print(f"{name:<44} {min(values):>7.3f} {statistics.mean(values):>7.3f} {max(values):>7.3f} {sd:>7.3f}   {per_seed}")
+        print(
+            f"{name:<44} {min(values):>7.3f} {statistics.mean(values):>7.3f} {max(values):>7.3f} {sd:>7.3f}   "
+            f"{per_seed}"
+        )
 
 
 if __name__ == "__main__":

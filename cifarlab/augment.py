@@ -1,12 +1,12 @@
 """Albumentations pipelines for CIFAR-10, the `denormalize` helper, and a pure augmentation grid.
 
-The training pipeline follows the course's seed recipe:
+The training pipeline follows the course's recipe (the numbers are `RECIPE`'s):
 
-1. reflect-pad by 4 pixels, then take a random 32x32 crop: the object moves by up to 4 pixels,
-   so the model learns that a shifted cat is still a cat (translation invariance);
+1. reflect-pad by `pad` pixels, then take a random 32x32 crop: the object moves by up to `pad`
+   pixels, so the model learns that a shifted cat is still a cat (translation invariance);
 2. horizontal flip: a mirrored airplane is still an airplane (but never flip vertically);
-3. CoarseDropout ("cutout"): blank one 8x8 square with the mean colour, so the model cannot
-   rely on a single telltale patch and must use the whole object;
+3. CoarseDropout ("cutout"): blank a `hole_size` square with the mean colour, so the model
+   cannot rely on a single telltale patch and must use the whole object;
 4. Normalize with the training mean and std, then ToTensorV2 (HWC uint8 -> CHW float tensor).
 
 The test pipeline only normalises: we evaluate on the images as they are.
@@ -14,29 +14,28 @@ The test pipeline only normalises: we evaluate on the images as they are.
 
 from __future__ import annotations
 
-import os
-from typing import Sequence
+from collections.abc import Sequence
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network check on import
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from albumentations.pytorch import ToTensorV2
 
-import albumentations as A  # noqa: E402
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from albumentations.pytorch import ToTensorV2  # noqa: E402
+from cifarlab.data.imageset import check_images
+from cifarlab.errors import ImageError
+from cifarlab.recipe import RECIPE
 
-from cifarlab.data.imageset import check_images  # noqa: E402
-
-SIZE = 32
+SIZE = RECIPE.image_size
 
 
 def augmentations(
     fill: Sequence[float],
-    pad: int = 4,
-    flip_p: float = 0.5,
-    holes: int = 1,
-    hole_size: int = 8,
-    cutout_p: float = 0.5,
+    pad: int = RECIPE.pad,
+    flip_p: float = RECIPE.flip_p,
+    holes: int = RECIPE.holes,
+    hole_size: int = RECIPE.hole_size,
+    cutout_p: float = RECIPE.cutout_p,
 ) -> list[A.BasicTransform]:
     """The augmentation steps alone (no normalisation), on uint8 images.
 
@@ -64,14 +63,12 @@ def augmentations(
     return steps
 
 
-def train_transforms(
-    mean: Sequence[float], std: Sequence[float], **augmentation: float
-) -> A.Compose:
+def train_transforms(mean: Sequence[float], std: Sequence[float], **augmentation: float) -> A.Compose:
     """Training pipeline: augmentations (see `augmentations` for the keywords), Normalize, ToTensorV2."""
     fill = tuple(float(m) * 255 for m in mean)
     return A.Compose(
         [
-            *augmentations(fill, **augmentation),  # type: ignore[arg-type]
+            *augmentations(fill, **augmentation),
             A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
             ToTensorV2(),
         ]
@@ -80,12 +77,12 @@ def train_transforms(
 
 def eval_transforms(mean: Sequence[float], std: Sequence[float]) -> A.Compose:
     """Evaluation pipeline: Normalize and ToTensorV2 only."""
-    return A.Compose(
-        [A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0), ToTensorV2()]
-    )
+    return A.Compose([A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0), ToTensorV2()])
 
 
-def normalize_batch(images: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str | torch.device = "cpu") -> torch.Tensor:
+def normalize_batch(
+    images: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """uint8 NHWC images -> normalised float NCHW tensor on `device` (what eval_transforms does, batched)."""
     check_images(images, what="images to normalise")
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255)
@@ -94,15 +91,12 @@ def normalize_batch(images: np.ndarray, mean: Sequence[float], std: Sequence[flo
     return (x - m) / s
 
 
-def denormalize(
-    x: torch.Tensor | np.ndarray, mean: Sequence[float], std: Sequence[float]
-) -> np.ndarray:
+def denormalize(x: torch.Tensor | np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """Undo Normalize for display: CHW or NCHW floats -> HWC or NHWC uint8 images."""
     array = x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     if array.ndim not in (3, 4) or array.shape[-3] != 3:
-        raise ValueError(
-            f"denormalize expects normalised images of shape (3, H, W) or (N, 3, H, W), "
-            f"got {array.shape}."
+        raise ImageError(
+            f"denormalize expects normalised images of shape (3, H, W) or (N, 3, H, W), got {array.shape}."
         )
     m = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
     s = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
@@ -124,7 +118,5 @@ def augmentation_grid(
     Keywords are those of `augmentations`.
     """
     check_images(images, what="augmentation_grid images")
-    pipeline = A.Compose(augmentations(fill, **augmentation), seed=seed)  # type: ignore[arg-type]
-    return np.stack(
-        [np.stack([pipeline(image=image)["image"] for _ in range(versions)]) for image in images]
-    )
+    pipeline = A.Compose(augmentations(fill, **augmentation), seed=seed)
+    return np.stack([np.stack([pipeline(image=image)["image"] for _ in range(versions)]) for image in images])

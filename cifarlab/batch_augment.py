@@ -15,6 +15,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cifarlab.errors import ImageError
+from cifarlab.recipe import RECIPE
+
 
 def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
     """Reflect-pad by `pad` and cut a random 32x32 (HxW) window from every image of (N, C, H, W)."""
@@ -58,14 +61,14 @@ def random_cutout(x: torch.Tensor, size: int, p: float, generator: torch.Generat
 def batch_augment(
     x: torch.Tensor,
     generator: torch.Generator,
-    pad: int = 4,
-    flip_p: float = 0.5,
-    hole_size: int = 8,
-    cutout_p: float = 0.5,
+    pad: int = RECIPE.pad,
+    flip_p: float = RECIPE.flip_p,
+    hole_size: int = RECIPE.hole_size,
+    cutout_p: float = RECIPE.cutout_p,
 ) -> torch.Tensor:
     """Crop, flip and cutout a normalised batch (N, 3, H, W), as `cifarlab.augment` does per image."""
     if x.ndim != 4:
-        raise ValueError(f"batch_augment expects a batch of shape (N, C, H, W), got {tuple(x.shape)}.")
+        raise ImageError(f"batch_augment expects a batch of shape (N, C, H, W), got {tuple(x.shape)}.")
     x = random_crop(x, pad, generator)
     x = random_flip(x, flip_p, generator)
     return random_cutout(x, hole_size, cutout_p, generator)

@@ -1,4 +1,4 @@
-"""Loading trained CustomResNets safely, with errors that say what does not match.
+"""Loading trained ResNet9s safely, with errors that say what does not match.
 
 `torch.load(..., weights_only=True)` only unpickles tensors and plain containers, so a
 checkpoint from the internet cannot run code on your machine. And unlike
@@ -16,18 +16,16 @@ from typing import Any
 
 import torch
 
-from cifarlab.model import WIDTHS, CustomResNet
-
-
-class CheckpointError(ValueError):
-    """A file that is not a usable CustomResNet checkpoint."""
+from cifarlab.errors import CheckpointError
+from cifarlab.model import ResNet9
+from cifarlab.recipe import RECIPE
 
 
 @dataclass
 class LoadedModel:
     """A model in eval mode, with what it needs to read images: mean, std, class names."""
 
-    model: CustomResNet
+    model: ResNet9
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     classes: tuple[str, ...]
@@ -47,38 +45,53 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"(weights_only=True keeps unknown files from running code). Details: {str(error).splitlines()[0]}"
         ) from None
     except Exception as error:  # a truncated or foreign file
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: {error}).") from None
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: {error})."
+        ) from None
     if not isinstance(contents, dict):
         raise CheckpointError(f"{path} holds a {type(contents).__name__}, not a checkpoint dictionary.")
     return contents
 
 
+RENAMED = {"lr": "max_lr"}  # hyperparameters saved under an older name -> today's
+
+
+def hyper_parameters(contents: dict[str, Any]) -> dict[str, Any]:
+    """The LitResNet9 keywords a checkpoint was trained with, under today's names.
+
+    Checkpoints from before the rename of `lr` to `max_lr` (the shipped model is one) load as
+    if they had been saved today.
+    """
+    hparams = dict(contents.get("hyper_parameters") or contents.get("hparams") or {})
+    return {RENAMED.get(name, name): value for name, value in hparams.items()}
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a CustomResNet from a Lightning checkpoint (.ckpt) or a saved state dict (.pt).
+    """Load a ResNet9 from a Lightning checkpoint (.ckpt) or a saved state dict (.pt).
 
     A Lightning checkpoint carries the architecture and the data's mean, std and classes in
     its hyperparameters; a bare state dict gets the default architecture and no statistics
     (mean 0, std 1), so prefer checkpoints. Raises CheckpointError on any mismatch.
     """
     contents = read_checkpoint(path)
-    hparams = dict(contents.get("hyper_parameters") or contents.get("hparams") or {})
+    hparams = hyper_parameters(contents)
     state = contents.get("state_dict", contents)
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} has no state dict of tensors (keys: {sorted(contents)[:6]}).")
-    state = {k.removeprefix("model."): v for k, v in state.items()}  # LitResNet keeps the network as .model
+    state = {k.removeprefix("model."): v for k, v in state.items()}  # LitResNet9 keeps the network as .model
     classes = tuple(hparams.get("classes") or (f"class {i}" for i in range(10)))
-    model = CustomResNet(
-        widths=hparams.get("widths", WIDTHS),
+    model = ResNet9(
+        widths=hparams.get("widths", RECIPE.widths),
         num_classes=len(classes),
         dropout=hparams.get("dropout", 0.0),
-        logit_scale=hparams.get("logit_scale", 0.125),
+        logit_scale=hparams.get("logit_scale", RECIPE.logit_scale),
     )
     check_state_dict(model, state, path)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.eval().to(device)
     mean = tuple(hparams.get("mean", (0.0, 0.0, 0.0)))
     std = tuple(hparams.get("std", (1.0, 1.0, 1.0)))
-    return LoadedModel(model, mean, std, classes, hparams)  # type: ignore[arg-type]
+    return LoadedModel(model, mean, std, classes, hparams)
 
 
 def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: object = "the checkpoint") -> None:
@@ -86,7 +99,11 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], whe
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if not (missing or unexpected or wrong):
         return
     problems = []
@@ -97,6 +114,6 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], whe
     if wrong:
         problems.append(f"{len(wrong)} of another shape (e.g. {wrong[:2]})")
     raise CheckpointError(
-        f"{where} is not a checkpoint of this CustomResNet: " + "; ".join(problems) + ". "
+        f"{where} is not a checkpoint of this ResNet9: " + "; ".join(problems) + ". "
         "Was it saved from another model, or with other widths or classes?"
     )

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from cifarlab.errors import CifarlabError, DataError, OptionError
+
 
 def _doctor(args: argparse.Namespace) -> int:
     from cifarlab.doctor import diagnose, report
@@ -41,11 +43,12 @@ def _train(args: argparse.Namespace) -> int:
 
     from cifarlab.train import TrainConfig, train
 
-    # the train options are named after TrainConfig's fields, so they map one to one
+    # the train options are named after TrainConfig's fields and the recipe's, so they map one to one
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     if options["devices"].isdigit():
         options["devices"] = int(options["devices"])
-    result = train(TrainConfig(**options))
+    recipe = {name: getattr(args, name) for name in RECIPE_OPTIONS if getattr(args, name) is not None}
+    result = train(TrainConfig(**options, extra=recipe))
     if not result.global_zero:  # the other processes of a multi-device run stay quiet
         return 0
     print()
@@ -66,7 +69,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     loaded = load_any(args.checkpoint, device)
     splits = load_splits(resolve_source(args.source), get_profile(args.profile))
     if tuple(splits.classes) != tuple(loaded.classes):
-        raise ValueError(
+        raise OptionError(
             f"the checkpoint was trained on classes {loaded.classes} but the data has {splits.classes}: "
             "evaluate it on the data it was trained for (--source)."
         )
@@ -91,10 +94,11 @@ def _app(args: argparse.Namespace) -> int:
     import importlib.util
 
     if importlib.util.find_spec("gradio") is None:
-        raise ValueError("the app needs Gradio, which is the `app` extra: pip install -e \".[app]\" (or pip install \"cifarlab[app]\").")
+        raise OptionError(
+            'the app needs Gradio, which is the `app` extra: pip install -e ".[app]" (or pip install "cifarlab[app]").'
+        )
     from cifarlab.app import build_app, launch
     from cifarlab.data import load_splits, resolve_source
-    from cifarlab.errors import DataError
     from cifarlab.pretrained import load_any
     from cifarlab.profile import get_profile
 
@@ -126,35 +130,92 @@ def _build_lessons(args: argparse.Namespace) -> int:
     return 0
 
 
+# recipe numbers that `cifarlab train` can change, each a LitResNet9 keyword of the same name
+RECIPE_OPTIONS = (
+    "momentum",
+    "weight_decay",
+    "label_smoothing",
+    "logit_scale",
+    "pct_start",
+    "div_factor",
+    "final_div_factor",
+)
+
+
+def _add_recipe_options(train: argparse.ArgumentParser) -> None:
+    """--momentum, --weight-decay, ...: one option per RECIPE_OPTIONS field, its help from the recipe."""
+    from dataclasses import fields
+
+    from cifarlab.recipe import RECIPE
+
+    group = train.add_argument_group("the recipe (cifarlab.recipe; default: the value shown)")
+    for f in fields(RECIPE):
+        if f.name in RECIPE_OPTIONS:
+            group.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=float,
+                metavar="X",
+                help=f"{getattr(RECIPE, f.name):g} ({f.metadata['unit']}): {f.metadata['why']}",
+            )
+
+
+SOURCE_HELP = "'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)"
+PROFILE_HELP = "default: $CIFARLAB_PROFILE, else full on a GPU, cpu without"
+MODEL_HELP = (
+    "a .ckpt from a run folder, a saved state dict or a pretrained model's name (default: the pretrained model)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from cifarlab.profile import PROFILE_NAMES
-    from cifarlab.recipe import AUGMENT_MODES, DEFAULT_LR, OPTIMIZERS
+    """The `cifarlab` command line: one subcommand per job, each with its handler."""
     parser = argparse.ArgumentParser(prog="cifarlab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-
     doctor = commands.add_parser("doctor", help="check versions, device, data and profile")
     doctor.set_defaults(handler=_doctor)
+    _add_data_command(commands)
+    _add_train_command(commands)
+    _add_evaluate_command(commands)
+    _add_export_command(commands)
+    _add_app_command(commands)
+    lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")
+    lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")
+    lessons.add_argument("--solutions", default="solutions")
+    lessons.add_argument("--lessons", default="lessons")
+    lessons.set_defaults(handler=_build_lessons)
+    return parser
+
+
+def _add_data_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.profile import PROFILE_NAMES
 
     data = commands.add_parser("data", help="load the configured data and describe its splits")
-    data.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
-    data.add_argument("--profile", choices=PROFILE_NAMES, help="default: $CIFARLAB_PROFILE, else full on a GPU, cpu without")
+    data.add_argument("--source", help=SOURCE_HELP)
+    data.add_argument("--profile", choices=PROFILE_NAMES, help=PROFILE_HELP)
     data.add_argument("--per-class", action="store_true", help="also print counts per class")
     data.set_defaults(handler=_data)
 
-    train = commands.add_parser("train", help="train the CustomResNet into a run folder (resumable)")
+
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.profile import PROFILE_NAMES
+    from cifarlab.recipe import AUGMENT_MODES, OPTIMIZERS, RECIPE
+
+    train = commands.add_parser("train", help="train the ResNet9 into a run folder (resumable)")
     train.add_argument("--out", default="runs/latest", help="run folder (default: runs/latest)")
-    train.add_argument("--profile", choices=PROFILE_NAMES, help="default: $CIFARLAB_PROFILE, else full on a GPU, cpu without")
-    train.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
-    train.add_argument("--epochs", type=int, help="default: the profile's")
-    train.add_argument("--batch-size", type=int, help="default: the profile's")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="SGD with Nesterov momentum, or AdamW")
+    train.add_argument("--profile", choices=PROFILE_NAMES, help=PROFILE_HELP)
+    train.add_argument("--source", help=SOURCE_HELP)
+    train.add_argument("--epochs", type=int, help=f"default: the profile's (full: the recipe's {RECIPE.epochs})")
+    train.add_argument(
+        "--batch-size", type=int, help=f"default: the profile's (full: the recipe's {RECIPE.batch_size})"
+    )
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=RECIPE.optimizer, help="SGD (Nesterov) or AdamW")
     rate = train.add_mutually_exclusive_group()
-    rate.add_argument("--max-lr", dest="lr", metavar="MAX_LR", type=float, help=f"OneCycle's peak rate (default: {DEFAULT_LR})")
+    peak = f"default: {RECIPE.max_lr:g} for sgd, {RECIPE.adam_max_lr:g} for adam"
+    rate.add_argument("--max-lr", type=float, help=f"OneCycle's peak rate ({peak})")
     rate.add_argument("--lr-find", action="store_true", help="find the peak rate with the range test first")
     train.add_argument(
         "--precision",
         default="auto",
-        help="auto (bf16/fp16 mixed on a GPU; bf16 on a CPU with native bf16, else fp32), 32-true, 16-mixed, bf16-mixed",
+        help="auto (mixed on a GPU; bf16 on a CPU with native bf16, else fp32), 32-true, 16-mixed, bf16-mixed",
     )
     train.add_argument(
         "--channels-last",
@@ -165,32 +226,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         choices=("auto", *AUGMENT_MODES),
         default="auto",
-        help="'batch' augments whole batches on the device, 'albumentations' per image in the loader (default auto: batch)",
+        help="'batch': whole batches on the device; 'albumentations': per image in the loader (auto: batch)",
     )
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="default: the profile's")
-    train.add_argument("--devices", default="1", help="how many devices (e.g. 2, or 'auto'); >1 needs a --strategy such as ddp")
+    train.add_argument("--devices", default="1", help="how many devices (e.g. 2, or 'auto'); >1 needs --strategy ddp")
     train.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
-    train.add_argument("--workers", dest="num_workers", type=int, help="DataLoader worker processes (default: the profile's)")
+    train.add_argument("--workers", dest="num_workers", type=int, help="DataLoader processes (default: the profile's)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_recipe_options(train)
     train.set_defaults(handler=_train)
 
+
+def _add_evaluate_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.profile import PROFILE_NAMES
+
     evaluate = commands.add_parser("evaluate", help="test loss, accuracy and per-class accuracy of a checkpoint")
-    evaluate.add_argument("checkpoint", nargs="?", help="a .ckpt from a run folder, a saved state dict, or a pretrained model's name (default: the pretrained model)")
-    evaluate.add_argument("--source", help="'torchvision', 'synthetic' or a path (default: $CIFARLAB_DATA)")
+    evaluate.add_argument("checkpoint", nargs="?", help=MODEL_HELP)
+    evaluate.add_argument("--source", help=SOURCE_HELP)
     evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
     evaluate.add_argument("--batch-size", type=int, default=500)
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is a GPU)")
     evaluate.set_defaults(handler=_evaluate)
 
+
+def _add_export_command(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="ship a run's best weights as a pretrained model (fp16 + provenance)")
     export.add_argument("run", help="a finished run folder of `cifarlab train`")
     export.add_argument("--name", default="resnet9-cifar10", help="the model's name (default: resnet9-cifar10)")
-    export.add_argument("--out", default=str(Path(__file__).resolve().parent / "weights"), help="folder (default: cifarlab/weights)")
+    weights = str(Path(__file__).resolve().parent / "weights")
+    export.add_argument("--out", default=weights, help="folder (default: cifarlab/weights)")
     export.set_defaults(handler=_export)
 
-    app = commands.add_parser("app", help="the Gradio app: upload an image, top classes, GradCAM, mistakes (extra `app`)")
-    app.add_argument("checkpoint", nargs="?", help="a .ckpt, a saved state dict or a pretrained model's name (default: the pretrained model)")
+
+def _add_app_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.profile import PROFILE_NAMES
+
+    app = commands.add_parser(
+        "app", help="the Gradio app: upload an image, top classes, GradCAM, mistakes (extra `app`)"
+    )
+    app.add_argument("checkpoint", nargs="?", help=MODEL_HELP)
     app.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     app.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
     app.add_argument("--source", help="test images for the examples and the gallery (default: $CIFARLAB_DATA)")
@@ -199,20 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--no-data", action="store_true", help="start without test images")
     app.set_defaults(handler=_app)
 
-    lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")
-    lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")
-    lessons.add_argument("--solutions", default="solutions")
-    lessons.add_argument("--lessons", default="lessons")
-    lessons.set_defaults(handler=_build_lessons)
-    return parser
-
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `cifarlab` console script."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ValueError as error:  # DataError, a bad profile name: problems the user can fix
+    except CifarlabError as error:  # a problem the user can fix; any other exception is a bug: its traceback shows
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import cv2
 import lightning as L
@@ -13,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cifarlab.augment import eval_transforms, train_transforms
 from cifarlab.data import DataSource, DataSplits, ImageSet, load_splits
+from cifarlab.errors import CifarlabError, OptionError
 from cifarlab.profile import Profile, get_profile
 from cifarlab.recipe import AUGMENT_MODES
 
@@ -67,7 +69,7 @@ class EpochSampler(Sampler):
 
     def __init__(self, length: int, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
         if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is not in 0..{world_size - 1}.")
+            raise OptionError(f"rank {rank} is not in 0..{world_size - 1}.")
         self.length, self.seed, self.rank, self.world_size = length, seed, rank, world_size
         self.epoch = 0
 
@@ -122,7 +124,7 @@ class CIFAR10DataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if augment not in AUGMENT_MODES:
-            raise ValueError(f"augment={augment!r}: choose one of {AUGMENT_MODES}.")
+            raise OptionError(f"augment={augment!r}: choose one of {AUGMENT_MODES}.")
         self.augment = augment
         self.source = source
         self.profile = profile or get_profile()
@@ -170,7 +172,7 @@ class CIFAR10DataModule(L.LightningDataModule):
 
     def _ready(self) -> DataSplits:
         if self.splits is None:
-            raise RuntimeError("call datamodule.setup() first: it loads the data and its statistics.")
+            raise CifarlabError("call datamodule.setup() first: it loads the data and its statistics.")
         return self.splits
 
     def _loader(self, dataset: Dataset, sampler: Sampler | None = None) -> DataLoader:

@@ -43,20 +43,6 @@ def _requirements() -> list[tuple[str, str]]:
     return [(r.name, str(r.specifier)) for r in parsed if not r.marker]
 
 
-RECORDED_PACKAGES = ("cifarlab", "torch", "torchvision", "lightning", "albumentations", "numpy")
-
-
-def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str]:
-    """Python's version and each installed package's: what a run or a shipped model records."""
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def package_findings() -> list[Finding]:
     """Each dependency: installed, at a version its specifier allows."""
     from packaging.specifiers import SpecifierSet
@@ -146,7 +132,11 @@ def profile_finding() -> Finding:
     from cifarlab.profile import ENV_VAR
 
     sizes = "all" if profile.train_size is None else f"{profile.train_size}"
-    why = f"set by {ENV_VAR}" if os.environ.get(ENV_VAR) else f"the default {'with' if profile.name == 'full' else 'without'} a GPU"
+    why = (
+        f"set by {ENV_VAR}"
+        if os.environ.get(ENV_VAR)
+        else f"the default {'with' if profile.name == 'full' else 'without'} a GPU"
+    )
     return Finding(
         "profile",
         f"{profile.name} ({why}): train images {sizes}, {profile.epochs} epoch(s), batch {profile.batch_size}",
@@ -174,9 +164,7 @@ def report(findings: list[Finding] | None = None) -> str:
     """The doctor's report as text, ending with a one-line verdict."""
     findings = diagnose() if findings is None else findings
     problems = [f for f in findings if f.ok is False]
-    verdict = (
-        "All set." if not problems else f"{len(problems)} problem(s): see the lines marked !! above."
-    )
+    verdict = "All set." if not problems else f"{len(problems)} problem(s): see the lines marked !! above."
     return "\n".join([f.line() for f in findings] + ["", verdict])
 
 

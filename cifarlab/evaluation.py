@@ -8,8 +8,8 @@ and `misclassified` picks out the mistakes, most confident first. The training c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from cifarlab.augment import normalize_batch
 from cifarlab.data.imageset import ImageSet
+from cifarlab.errors import CifarlabError, OptionError
 from cifarlab.plots import image_grid
 
 
@@ -102,13 +103,15 @@ class Misclassified:
 
     def titles(self, classes: Sequence[str]) -> list[str]:
         """'true -> predicted (confidence)' for each image."""
-        return [f"{classes[t]} → {classes[p]}\n({c:.0%})" for t, p, c in zip(self.true, self.predicted, self.confidence)]
+        return [
+            f"{classes[t]} → {classes[p]}\n({c:.0%})" for t, p, c in zip(self.true, self.predicted, self.confidence)
+        ]
 
 
 def misclassified(evaluation: Evaluation, images: ImageSet, limit: int | None = None) -> Misclassified:
     """The mistakes in `evaluation` (of `images`), the most confident first."""
     if len(images) != len(evaluation.labels) or not np.array_equal(images.labels, evaluation.labels):
-        raise ValueError("these images are not the ones evaluated: pass the same ImageSet you gave evaluate().")
+        raise OptionError("these images are not the ones evaluated: pass the same ImageSet you gave evaluate().")
     wrong = np.flatnonzero(evaluation.predictions != evaluation.labels)
     confidence = evaluation.probabilities[wrong, evaluation.predictions[wrong]]
     order = np.argsort(-confidence, kind="stable")[:limit]
@@ -125,7 +128,7 @@ def misclassified(evaluation: Evaluation, images: ImageSet, limit: int | None = 
 def misclassified_figure(mistakes: Misclassified, classes: Sequence[str], ncols: int = 8, size: float = 1.4) -> Figure:
     """A grid of misclassified images titled 'true → predicted (confidence)'."""
     if len(mistakes) == 0:
-        raise ValueError("there are no misclassified images to show.")
+        raise CifarlabError("there are no misclassified images to show.")
     return image_grid(mistakes.images, mistakes.titles(classes), ncols=ncols, size=size)
 
 
@@ -147,7 +150,9 @@ def confusion_matrix_figure(evaluation: Evaluation, normalize: bool = True, size
         text = f"{value:.2f}".lstrip("0") if normalize else str(int(value))
         if value > 0:
             ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if value > threshold else "black")
-    ax.set_title(f"confusion matrix ({len(evaluation.labels):,} images, accuracy {evaluation.accuracy:.1%})", fontsize=10)
+    ax.set_title(
+        f"confusion matrix ({len(evaluation.labels):,} images, accuracy {evaluation.accuracy:.1%})", fontsize=10
+    )
     return fig
 
 

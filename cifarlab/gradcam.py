@@ -1,4 +1,4 @@
-"""GradCAM with pytorch-grad-cam: where in the image the CustomResNet looked for a class.
+"""GradCAM with pytorch-grad-cam: where in the image the ResNet9 looked for a class.
 
 GradCAM (Selvaraju et al., 2017) weights each channel of a layer's output by how much the
 class score grows with it (the spatial mean of the score's gradient), sums the channels,
@@ -17,7 +17,7 @@ Three things the seed course got wrong, and this module gets right:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from cifarlab.data.imageset import check_images
+from cifarlab.errors import ImageError, OptionError
 
 # name -> what the layer is. The names are what the lesson, the widget and the app offer.
 TARGET_LAYERS = {
@@ -42,7 +43,7 @@ DEFAULT_LAYER = "layer3"
 
 
 def _network(model: nn.Module) -> nn.Module:
-    """The CustomResNet inside a LitResNet (or the model itself)."""
+    """The ResNet9 inside a LitResNet9 (or the model itself)."""
     return getattr(model, "model", model)
 
 
@@ -53,11 +54,11 @@ def target_layer(model: nn.Module, name: str) -> nn.Module:
     "layer3" it is the residual block, whose output is the layer's output.
     """
     if name not in TARGET_LAYERS:
-        raise ValueError(f"no GradCAM layer called {name!r}; choose one of {list(TARGET_LAYERS)}.")
+        raise OptionError(f"no GradCAM layer called {name!r}; choose one of {list(TARGET_LAYERS)}.")
     modules = dict(_network(model).named_modules())
     path = {"layer1": "layer1.1", "layer3": "layer3.1"}.get(name, name)
     if path not in modules:
-        raise ValueError(f"the model has no module {path!r}: GradCAM's layer names are those of cifarlab's CustomResNet.")
+        raise OptionError(f"the model has no module {path!r}: GradCAM's layer names are those of cifarlab's ResNet9.")
     module = modules[path]
     if isinstance(module, nn.Sequential):  # a ConvBlock: conv, (pool), BN, ReLU, (Dropout)
         module = [m for m in module if isinstance(m, nn.ReLU)][-1]
@@ -78,11 +79,16 @@ def gradcam(
     net = _network(model)
     parameter = next(net.parameters())
     if parameter.dtype != torch.float32:
-        raise ValueError(f"GradCAM runs in fp32, but the model's weights are {parameter.dtype}: call model.float() first.")
+        raise OptionError(
+            f"GradCAM runs in fp32, but the model's weights are {parameter.dtype}: call model.float() first."
+        )
     if x.ndim == 3:
         x = x[None]
     if targets is not None and len(targets) != len(x):
-        raise ValueError(f"targets has {len(targets)} classes for {len(x)} images: give one per image, or None for the predicted ones.")
+        raise OptionError(
+            f"targets has {len(targets)} classes for {len(x)} images: give one per image, or None for the "
+            "predicted ones."
+        )
     was_training = net.training
     net.eval()
     maps = []
@@ -94,7 +100,11 @@ def gradcam(
                     # A copy made here is an ordinary tensor even if x was made under inference mode.
                     chunk = x[start : start + batch_size].detach().clone().float().to(parameter.device)
                     chunk.requires_grad_(True)  # so activations carry gradients even in a frozen model
-                    chosen = None if targets is None else [ClassifierOutputTarget(int(t)) for t in targets[start : start + batch_size]]
+                    chosen = (
+                        None
+                        if targets is None
+                        else [ClassifierOutputTarget(int(t)) for t in targets[start : start + batch_size]]
+                    )
                     maps.append(cam(input_tensor=chunk, targets=chosen))
     finally:
         net.zero_grad(set_to_none=True)  # GradCAM's backward pass filled .grad; leave no trace
@@ -106,10 +116,12 @@ def overlay(image: np.ndarray, cam: np.ndarray, opacity: float = 0.5) -> np.ndar
     """The CAM as a jet heat map over a uint8 HWC image; opacity 0 = image only, 1 = map only."""
     check_images(image[None], what="the image under a GradCAM overlay")
     if cam.shape != image.shape[:2]:
-        raise ValueError(f"the CAM's shape {cam.shape} differs from the image's {image.shape[:2]}.")
+        raise ImageError(f"the CAM's shape {cam.shape} differs from the image's {image.shape[:2]}.")
     if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be between 0 and 1, got {opacity}.")
-    return show_cam_on_image(image.astype(np.float32) / 255, np.clip(cam, 0, 1), use_rgb=True, image_weight=1.0 - opacity)
+        raise OptionError(f"opacity must be between 0 and 1, got {opacity}.")
+    return show_cam_on_image(
+        image.astype(np.float32) / 255, np.clip(cam, 0, 1), use_rgb=True, image_weight=1.0 - opacity
+    )
 
 
 def mass_in_mask(cams: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -120,7 +132,7 @@ def mass_in_mask(cams: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """
     cams, masks = np.asarray(cams, dtype=np.float64), np.asarray(masks, dtype=bool)
     if cams.shape != masks.shape:
-        raise ValueError(f"cams {cams.shape} and masks {masks.shape} must have the same shape.")
+        raise ImageError(f"cams {cams.shape} and masks {masks.shape} must have the same shape.")
     total = cams.sum(axis=(1, 2))
     return np.where(total > 0, (cams * masks).sum(axis=(1, 2)) / np.maximum(total, 1e-12), 0.0)
 
@@ -181,12 +193,12 @@ def gradcam_view(
         chosen = predicted
     elif target == "true":
         if true_label is None:
-            raise ValueError("target='true' needs the image's true_label.")
+            raise OptionError("target='true' needs the image's true_label.")
         chosen = int(true_label)
     elif target in classes:
         chosen = list(classes).index(target)
     else:
-        raise ValueError(f"target must be 'predicted', 'true' or one of {list(classes)}, got {target!r}.")
+        raise OptionError(f"target must be 'predicted', 'true' or one of {list(classes)}, got {target!r}.")
     cam = gradcam(net, x[None], layer, targets=[chosen])[0]
     fig = Figure(figsize=(5.2, 2.9), layout="constrained")
     left, right = fig.subplots(1, 2)

@@ -17,8 +17,6 @@ from typing import Any
 import lightning as L
 from matplotlib.figure import Figure
 
-import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
-
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
@@ -41,7 +39,9 @@ class History(L.Callback):
         for name in ("train_loss", "train_acc", "val_loss", "val_acc"):
             value = metrics.get(name)
             row[name] = float(value) if value is not None else math.nan
-        row["lr"] = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan  # where the schedule ended the epoch
+        row["lr"] = (
+            trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan
+        )  # where the schedule ended the epoch
         row["seconds"] = time.perf_counter() - self._started
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -19,11 +19,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cifarlab.augment import normalize_batch
 from cifarlab.checkpoint import LoadedModel
-from cifarlab.errors import ImageError
+from cifarlab.errors import ImageError, OptionError
 from cifarlab.gradcam import DEFAULT_LAYER, gradcam, overlay
 from cifarlab.model import SIZE
 
-ImageLike = Union[str, os.PathLike, bytes, io.IOBase, Image.Image, np.ndarray]
+ImageLike = str | os.PathLike | bytes | io.IOBase | Image.Image | np.ndarray
 
 
 class ClassScore(NamedTuple):
@@ -48,20 +48,28 @@ def open_image(source: str | os.PathLike | bytes | io.IOBase) -> Image.Image:
             f"{where} is not an image file Pillow can read. Use a PNG, JPEG, GIF, BMP, TIFF or WebP image."
         ) from None
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{where} is too large to decode safely ({error}). Shrink it below 100 megapixels first.") from None
+        raise ImageError(
+            f"{where} is too large to decode safely ({error}). Shrink it below 100 megapixels first."
+        ) from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise ImageError(f"{where} looks like an image but could not be decoded ({error}); is the file complete?") from None
+        raise ImageError(
+            f"{where} looks like an image but could not be decoded ({error}); is the file complete?"
+        ) from None
     return image
 
 
 def _from_array(array: np.ndarray) -> Image.Image:
     """A PIL image from HxW, HxWx1, HxWx3 or HxWx4 arrays (uint8, or floats in 0..1)."""
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
-        raise ImageError(f"the array has shape {array.shape}, which looks channels-first: pass array.transpose(1, 2, 0).")
+        raise ImageError(
+            f"the array has shape {array.shape}, which looks channels-first: pass array.transpose(1, 2, 0)."
+        )
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ImageError(f"an image array must be H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA); got shape {array.shape}.")
+        raise ImageError(
+            f"an image array must be H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA); got shape {array.shape}."
+        )
     if min(array.shape[:2]) < 1:
         raise ImageError(f"the image is empty (shape {array.shape}).")
     if np.issubdtype(array.dtype, np.floating):
@@ -97,10 +105,14 @@ def square_rgb(image: ImageLike) -> Image.Image:
     if isinstance(image, np.ndarray):
         image = _from_array(image)
     elif isinstance(image, torch.Tensor):
-        raise ImageError("pass a PIL image or a numpy array (H x W x 3), not a tensor; for a batch of tensors call the model.")
+        raise ImageError(
+            "pass a PIL image or a numpy array (H x W x 3), not a tensor; for a batch of tensors call the model."
+        )
     elif not isinstance(image, Image.Image):
         if not isinstance(image, (str, os.PathLike, bytes, io.IOBase)):
-            raise ImageError(f"cannot read an image from a {type(image).__name__}: pass a path, bytes, a PIL image or a numpy array.")
+            raise ImageError(
+                f"cannot read an image from a {type(image).__name__}: pass a path, bytes, a PIL image or a numpy array."
+            )
         image = open_image(image)
     if image.width < 1 or image.height < 1:
         raise ImageError(f"the image is empty ({image.width}x{image.height}).")
@@ -116,7 +128,11 @@ def to_model_image(image: ImageLike) -> np.ndarray:
 
 def _shrink(square: Image.Image, size: int) -> np.ndarray:
     if square.width <= size:
-        return np.array(square, dtype=np.uint8) if square.width == size else np.array(square.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+        return (
+            np.array(square, dtype=np.uint8)
+            if square.width == size
+            else np.array(square.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+        )
     return np.array(square.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0), dtype=np.uint8)
 
 
@@ -137,7 +153,7 @@ def probabilities(loaded: LoadedModel, images: np.ndarray) -> np.ndarray:
 def predict(image: ImageLike, loaded: LoadedModel, k: int = 3) -> list[ClassScore]:
     """The model's top-k classes for one image, most probable first."""
     if not 1 <= k <= len(loaded.classes):
-        raise ValueError(f"k must be between 1 and {len(loaded.classes)}, got {k}.")
+        raise OptionError(f"k must be between 1 and {len(loaded.classes)}, got {k}.")
     probs = probabilities(loaded, to_model_image(image)[None])[0]
     top = np.argsort(-probs, kind="stable")[:k]
     return [ClassScore(loaded.classes[i], float(probs[i])) for i in top]
@@ -155,7 +171,12 @@ class Explanation:
 
 
 def explain(
-    image: ImageLike, loaded: LoadedModel, k: int = 3, show_cam: bool = True, layer: str = DEFAULT_LAYER, opacity: float = 0.5
+    image: ImageLike,
+    loaded: LoadedModel,
+    k: int = 3,
+    show_cam: bool = True,
+    layer: str = DEFAULT_LAYER,
+    opacity: float = 0.5,
 ) -> Explanation:
     """`predict`, plus the image the model saw and (show_cam) where it looked for its top class."""
     square = square_rgb(image)

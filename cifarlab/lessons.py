@@ -17,12 +17,10 @@ from pathlib import Path
 
 import nbformat
 
+from cifarlab.errors import LessonBuildError
+
 BEGIN, END, HINT = "# BEGIN SOLUTION", "# END SOLUTION", "# HINT:"
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
-
-
-class LessonBuildError(ValueError):
-    """A solution notebook's exercise markers are malformed."""
 
 
 def strip_solutions(source: str, where: str = "cell") -> str:
@@ -88,7 +86,7 @@ def build_lessons(solutions: Path, lessons: Path, check: bool = False) -> list[s
         if not check:
             lessons.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    for extra in sorted(set(p.name for p in lessons.glob("*.ipynb")) - {p.name for p in sources}):
+    for extra in sorted({p.name for p in lessons.glob("*.ipynb")} - {p.name for p in sources}):
         stale.append(f"{lessons / extra} (no solution in {solutions})")
         if not check:  # lessons/ is generated: a lesson whose solution is gone goes too
             (lessons / extra).unlink()

@@ -8,13 +8,14 @@ the same forward pass in eval mode (BatchNorm uses its running statistics) witho
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sized
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from cifarlab.recipe import RECIPE
 from cifarlab.schedule import one_cycle
 
 
@@ -29,7 +30,7 @@ class Limited:
 
     def __len__(self) -> int:
         total = len(self.batches) if isinstance(self.batches, Sized) else self.n
-        return total if self.n is None else min(self.n, total)  # type: ignore[type-var, return-value]
+        return total if self.n is None else min(self.n, total)
 
 
 def train_epoch(
@@ -87,20 +88,35 @@ def fit(
     train_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     val_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     epochs: int,
-    max_lr: float = 0.4,
-    weight_decay: float = 5e-4,
-    label_smoothing: float = 0.2,
+    max_lr: float = RECIPE.max_lr,
+    weight_decay: float = RECIPE.weight_decay,
+    label_smoothing: float = RECIPE.label_smoothing,
     device: str | torch.device = "cpu",
 ) -> list[dict[str, float]]:
     """Train with SGD (Nesterov) and OneCycle for `epochs`; one history row per epoch."""
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=max_lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    steps = epochs * len(train_batches)  # type: ignore[arg-type]
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=max_lr, momentum=RECIPE.momentum, nesterov=RECIPE.nesterov, weight_decay=weight_decay
+    )
+    steps = epochs * len(train_batches)
     schedule = one_cycle(optimizer, max_lr, steps)
     history = []
     for epoch in range(1, epochs + 1):
-        train = train_epoch(model, train_batches, optimizer, schedule, device, label_smoothing, f"epoch {epoch}/{epochs}")
+        train = train_epoch(
+            model, train_batches, optimizer, schedule, device, label_smoothing, f"epoch {epoch}/{epochs}"
+        )
         val = evaluate_batches(model, val_batches, device)
-        history.append({"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"], "val_loss": val["loss"], "val_acc": val["acc"]})
-        print(f"epoch {epoch}: train loss {train['loss']:.3f} acc {train['acc']:.1%} | val loss {val['loss']:.3f} acc {val['acc']:.1%}")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train["loss"],
+                "train_acc": train["acc"],
+                "val_loss": val["loss"],
+                "val_acc": val["acc"],
+            }
+        )
+        print(
+            f"epoch {epoch}: train loss {train['loss']:.3f} acc {train['acc']:.1%} | val loss "
+            f"{val['loss']:.3f} acc {val['acc']:.1%}"
+        )
     return history

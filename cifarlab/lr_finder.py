@@ -1,12 +1,13 @@
 """The learning-rate range test with Lightning's tuner, made to say what happened.
 
-The test trains for `num_training` steps while raising the rate exponentially from min_lr
-to max_lr and records the loss. The loss first barely moves (rate too small), then falls
+The test trains for `num_training` steps while raising the rate exponentially from start_lr
+to end_lr and records the loss. The loss first barely moves (rate too small), then falls
 fast, then blows up (rate too large). The suggestion is the rate where the smoothed loss
 falls fastest against the *logarithm* of the rate, before the curve's lowest point: the
-steepest descent on the plot as it is drawn (as fastai measures it). Lightning's own rule takes the slope against the rate itself; the
-rates grow exponentially, so at the small end a step in rate is tiny and any noise in the
-flat part of the curve looks steep, and it often suggests a rate from the flat part.
+steepest descent on the plot as it is drawn (as fastai measures it). Lightning's own rule
+takes the slope against the rate itself; the rates grow exponentially, so at the small end
+a step in rate is tiny, any noise in the flat part of the curve looks steep, and it often
+suggests a rate from the flat part.
 
 Lightning's tuner runs the sweep. We record the raw loss of every step ourselves and smooth
 it again, because Lightning's smoothed curve is biased low at the start: its bias correction
@@ -25,16 +26,17 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import lightning as L
-from lightning.pytorch.tuner import Tuner
 import numpy as np
+from lightning.pytorch.tuner import Tuner
 from matplotlib.figure import Figure
 
-import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
+from cifarlab.logs import quiet_lightning
 
 SKIP_BEGIN, SKIP_END = 10, 1  # Lightning's defaults: ignore the first and last points
 BETA = 0.9  # smoothing: an average over roughly the last 10 steps, short enough for 24-100 step tests
@@ -50,7 +52,11 @@ def smooth(losses: Sequence[float], beta: float = BETA) -> list[float]:
 
 
 def steepest_descent(
-    lrs: Sequence[float], losses: Sequence[float], skip_begin: int = SKIP_BEGIN, skip_end: int = SKIP_END, log_lr: bool = True
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    skip_begin: int = SKIP_BEGIN,
+    skip_end: int = SKIP_END,
+    log_lr: bool = True,
 ) -> float | None:
     """The rate where the loss falls fastest against log10(rate), before the loss's lowest point.
 
@@ -89,7 +95,7 @@ def _recording_losses(module: L.LightningModule) -> Iterator[list[float]]:
         losses.append(float(loss.detach()) if loss is not None else math.nan)
         return out
 
-    module.training_step = recording_step  # type: ignore[method-assign]
+    module.training_step = recording_step
     try:
         yield losses
     finally:
@@ -103,32 +109,68 @@ class LRFindResult:
     lrs: list[float]
     losses: list[float]  # smoothed
     suggestion: float | None  # the steepest-descent rate, None when none could be made
-    lr: float  # the rate to use: the suggestion, or the fallback
-    reason: str  # how `lr` was chosen, in words
+    max_lr: float  # the peak rate to train with: the suggestion, or the fallback
+    reason: str  # how `max_lr` was chosen, in words
     stopped_early: bool = field(default=False)
     raw_losses: list[float] = field(default_factory=list)
 
     def describe(self) -> str:
-        return f"max LR {self.lr:.3g}: {self.reason}"
+        return f"max LR {self.max_lr:.3g}: {self.reason}"
 
 
 def find_lr(
     module: L.LightningModule,
     datamodule: L.LightningDataModule,
     fallback: float,
-    min_lr: float = 1e-4,
-    max_lr: float = 10.0,
+    start_lr: float = 1e-4,
+    end_lr: float = 10.0,
     num_training: int = 100,
     accelerator: str = "auto",
     precision: str = "32-true",
     early_stop_threshold: float | None = 4.0,
 ) -> LRFindResult:
-    """Run the range test on a separate Trainer (its steps never reach the run's history).
+    """Sweep the rate from start_lr to end_lr over `num_training` steps and choose OneCycle's peak.
 
-    The module's weights are restored afterwards (the tuner does that), and `module.lr` is
+    The sweep runs on a separate Trainer (its steps never reach the run's history); the
+    module's weights are restored afterwards (the tuner does that), and `module.max_lr` is
     set to the chosen rate. `fallback` is used, and the reason said, when no suggestion can
     be made.
     """
+    lrs, raw = _sweep(module, datamodule, start_lr, end_lr, num_training, accelerator, precision, early_stop_threshold)
+    losses = smooth(raw)
+    suggestion = steepest_descent(lrs, losses)
+    if suggestion is not None:
+        chosen, reason = (
+            suggestion,
+            f"the steepest descent of the loss in {len(lrs)} steps ({start_lr:g} to {end_lr:g}).",
+        )
+    else:
+        if len(lrs) < num_training:
+            where = f" (lr {lrs[-1]:.3g})" if lrs else ""
+            why = (
+                f"the loss diverged (passed {early_stop_threshold}x its best) after {len(lrs)} of {num_training} "
+                f"steps{where}, too few points for a suggestion. Lower start_lr and end_lr, or pass "
+                "early_stop_threshold=None"
+            )
+        else:
+            why = f"only {len(lrs)} finite points, too few for a suggestion. Raise num_training"
+        chosen, reason = fallback, f"no suggestion: {why}. Using the fallback {fallback:.3g}."
+    module.max_lr = chosen
+    return LRFindResult(lrs, losses, suggestion, chosen, reason, len(lrs) < num_training, raw)
+
+
+def _sweep(
+    module: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    start_lr: float,
+    end_lr: float,
+    num_training: int,
+    accelerator: str,
+    precision: str,
+    early_stop_threshold: float | None,
+) -> tuple[list[float], list[float]]:
+    """Lightning's range test: the rate and the unsmoothed loss of each step it ran."""
+    quiet_lightning()
     with tempfile.TemporaryDirectory() as scratch:  # the tuner saves and restores the weights there
         trainer = L.Trainer(
             default_root_dir=scratch,
@@ -146,8 +188,8 @@ def find_lr(
             finder = Tuner(trainer).lr_find(
                 module,
                 datamodule=datamodule,
-                min_lr=min_lr,
-                max_lr=max_lr,
+                min_lr=start_lr,
+                max_lr=end_lr,
                 num_training=num_training,
                 mode="exponential",
                 early_stop_threshold=early_stop_threshold,
@@ -155,25 +197,7 @@ def find_lr(
             )
     assert finder is not None  # the tuner returns None only under fast_dev_run
     count = min(len(finder.results["lr"]), len(raw_losses))
-    lrs, raw = list(finder.results["lr"])[:count], raw_losses[:count]
-    losses = smooth(raw)
-    stopped_early = count < num_training
-    suggestion = steepest_descent(lrs, losses)
-    if suggestion is not None:
-        lr, reason = suggestion, f"the steepest descent of the loss in {len(lrs)} steps ({min_lr:g} to {max_lr:g})."
-    else:
-        if stopped_early:
-            where = f" (lr {lrs[-1]:.3g})" if lrs else ""
-            why = (
-                f"the loss diverged (passed {early_stop_threshold}x its best) after {len(lrs)} of {num_training} "
-                f"steps{where}, too few points for a suggestion. Lower min_lr and max_lr, or pass "
-                "early_stop_threshold=None"
-            )
-        else:
-            why = f"only {len(lrs)} finite points, too few for a suggestion. Raise num_training"
-        lr, reason = fallback, f"no suggestion: {why}. Using the fallback {fallback:.3g}."
-    module.lr = lr
-    return LRFindResult(lrs, losses, suggestion, lr, reason, stopped_early, raw)
+    return list(finder.results["lr"])[:count], raw_losses[:count]
 
 
 def lr_find_figure(result: LRFindResult, title: str = "learning-rate range test") -> Figure:
@@ -187,9 +211,16 @@ def lr_find_figure(result: LRFindResult, title: str = "learning-rate range test"
     ax.set(xlabel="learning rate", ylabel="loss", title=title)
     if result.suggestion is not None:
         index = min(range(len(result.lrs)), key=lambda i: abs(result.lrs[i] - result.suggestion))
-        ax.plot(result.lrs[index], result.losses[index], "o", color="red", markersize=9, label=f"suggestion {result.suggestion:.3g}")
+        ax.plot(
+            result.lrs[index],
+            result.losses[index],
+            "o",
+            color="red",
+            markersize=9,
+            label=f"suggestion {result.suggestion:.3g}",
+        )
     else:
-        ax.axvline(result.lr, color="grey", linestyle="--", label=f"fallback {result.lr:.3g} (no suggestion)")
+        ax.axvline(result.max_lr, color="grey", linestyle="--", label=f"fallback {result.max_lr:.3g} (no suggestion)")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return fig

@@ -1,4 +1,4 @@
-"""The CustomResNet (a ResNet-9 in the style of David Page's DAWNBench entry) and its blocks.
+"""The ResNet-9 (in the style of David Page's DAWNBench entry), its blocks, and views inside it.
 
     prep    conv 3->64                                    32x32
     layer1  conv 64->128, max-pool, + residual(128)       16x16
@@ -7,21 +7,25 @@
     pool    global max-pool                                 1x1
     fc      linear 512->10, times the logit scale
 
-Every conv is 3x3 without a bias (the BatchNorm after it has one), so at the default widths
-the model has exactly 6,573,130 parameters.
+Every conv is 3x3 without a bias (the BatchNorm after it has one), so at the recipe's widths
+the model has exactly 6,573,130 parameters. `CustomResNet` is the same class under the name
+the course's seed notebooks used.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
-SIZE = 32
-NUM_CLASSES = 10
-WIDTHS = (64, 128, 256, 512)
-PARAMETERS_AT_DEFAULTS = 6_573_130
+from cifarlab.errors import ImageError, OptionError
+from cifarlab.recipe import RECIPE
+
+SIZE = RECIPE.image_size
+PARAMETERS_AT_DEFAULTS = 6_573_130  # at RECIPE.widths: a fact of the architecture, checked by the tests
 
 
 class ConvBlock(nn.Sequential):
@@ -50,30 +54,32 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.body = nn.Sequential(ConvBlock(channels, channels, dropout=dropout), ConvBlock(channels, channels, dropout=dropout))
+        self.body = nn.Sequential(
+            ConvBlock(channels, channels, dropout=dropout), ConvBlock(channels, channels, dropout=dropout)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
-class CustomResNet(nn.Module):
+class ResNet9(nn.Module):
     """The course's ResNet-9. Inputs are normalised float images of shape (N, 3, 32, 32).
 
     widths: channels of prep, layer1, layer2, layer3. dropout: after every ReLU (0 = none).
-    logit_scale: the logits are multiplied by it; a small scale (Page uses 0.125) keeps the
-    softmax from saturating early in training, which acts like a temperature.
+    logit_scale: the logits are multiplied by it; a small scale keeps the softmax from
+    saturating early in training, which acts like a temperature. Defaults: the RECIPE's.
     """
 
     def __init__(
         self,
-        widths: Sequence[int] = WIDTHS,
-        num_classes: int = NUM_CLASSES,
+        widths: Sequence[int] = RECIPE.widths,
+        num_classes: int = RECIPE.num_classes,
         dropout: float = 0.0,
-        logit_scale: float = 0.125,
+        logit_scale: float = RECIPE.logit_scale,
     ) -> None:
         super().__init__()
         if len(widths) != 4:
-            raise ValueError(f"widths needs 4 numbers (prep, layer1, layer2, layer3), got {tuple(widths)}.")
+            raise OptionError(f"widths needs 4 numbers (prep, layer1, layer2, layer3), got {tuple(widths)}.")
         w0, w1, w2, w3 = (int(w) for w in widths)
         self.widths = (w0, w1, w2, w3)
         self.num_classes = num_classes
@@ -91,23 +97,29 @@ class CustomResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1)) * self.logit_scale
 
 
+CustomResNet = ResNet9  # the seed notebooks' name for the same class
+
+
 def check_input(x: torch.Tensor) -> None:
-    """Raise a ValueError that names the expected input when `x` is not (N, 3, 32, 32) floats."""
+    """Raise an ImageError that names the expected input when `x` is not (N, 3, 32, 32) floats."""
     expected = f"a float tensor of shape (N, 3, {SIZE}, {SIZE}) (a batch of normalised RGB images)"
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"CustomResNet expects {expected}, got a {type(x).__name__}.")
+        raise ImageError(f"ResNet9 expects {expected}, got a {type(x).__name__}.")
     if not x.is_floating_point():
-        raise ValueError(
-            f"CustomResNet expects {expected}, got dtype {x.dtype}. Convert and normalise the "
+        raise ImageError(
+            f"ResNet9 expects {expected}, got dtype {x.dtype}. Convert and normalise the "
             "images first, e.g. with cifarlab.augment.eval_transforms(mean, std)."
         )
     if x.ndim == 3:
-        raise ValueError(f"CustomResNet expects {expected}, got one image of shape {tuple(x.shape)}: add a batch axis with x.unsqueeze(0).")
+        raise ImageError(
+            f"ResNet9 expects {expected}, got one image of shape {tuple(x.shape)}: add a batch axis with "
+            "x.unsqueeze(0)."
+        )
     if x.ndim != 4 or x.shape[1] != 3 or x.shape[2:] != (SIZE, SIZE):
         hint = ""
         if x.ndim == 4 and x.shape[-1] == 3:
             hint = " The channels are last (NHWC): use x.permute(0, 3, 1, 2)."
-        raise ValueError(f"CustomResNet expects {expected}, got shape {tuple(x.shape)}.{hint}")
+        raise ImageError(f"ResNet9 expects {expected}, got shape {tuple(x.shape)}.{hint}")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -127,7 +139,7 @@ def block_outputs(model: nn.Module, images: torch.Tensor, blocks: Sequence[str] 
     modules = dict(model.named_modules())
     unknown = [b for b in blocks if b not in modules]
     if unknown:
-        raise ValueError(f"the model has no block named {unknown}; it has {BLOCKS}.")
+        raise OptionError(f"the model has no block named {unknown}; it has {BLOCKS}.")
     outputs: dict[str, torch.Tensor] = {}
     handles = [
         modules[name].register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
@@ -142,24 +154,46 @@ def block_outputs(model: nn.Module, images: torch.Tensor, blocks: Sequence[str] 
     return {name: outputs[name] for name in blocks}
 
 
-def shape_walk(model: nn.Module, batch_size: int = 1) -> str:
-    """The seed's "layer structure": each block's output shape and parameters, as a table."""
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put `model` in eval mode for a `with` block, then back in the mode it was in."""
     was_training = model.training
     model.eval()
     try:
-        device = next(model.parameters()).device
-        outputs = block_outputs(model, torch.zeros(batch_size, 3, SIZE, SIZE, device=device))
+        yield model
     finally:
         model.train(was_training)
+
+
+def feature_maps(model: nn.Module, x: torch.Tensor, block: str, first: int = 0, count: int = 16) -> np.ndarray:
+    """`count` channels of `block`'s output for one normalised image x (3, 32, 32), from channel `first`.
+
+    In eval mode (BatchNorm's running statistics), as the trained model sees the image;
+    `first` is clipped so that `count` channels always come back.
+    """
+    with eval_mode(model):
+        out = block_outputs(model, x[None], blocks=(block,))[block][0]
+    first = max(0, min(first, out.shape[0] - count))
+    return out[first : first + count].float().cpu().numpy()
+
+
+def shape_walk(model: nn.Module, batch_size: int = 1) -> str:
+    """The seed's "layer structure": each block's output shape and parameters, as a table."""
+    with eval_mode(model):
+        device = next(model.parameters()).device
+        outputs = block_outputs(model, torch.zeros(batch_size, 3, SIZE, SIZE, device=device))
     modules = dict(model.named_modules())
-    rows = [f"{'block':<10} {'output shape':<22} {'parameters':>12}", f"{'input':<10} {str((batch_size, 3, SIZE, SIZE)):<22} {'':>12}"]
+    rows = [
+        f"{'block':<10} {'output shape':<22} {'parameters':>12}",
+        f"{'input':<10} {str((batch_size, 3, SIZE, SIZE)):<22} {'':>12}",
+    ]
     for name, out in outputs.items():
         rows.append(f"{name:<10} {str(tuple(out.shape)):<22} {count_parameters(modules[name]):>12,}")
     rows.append(f"{'total':<10} {'':<22} {count_parameters(model):>12,}")
     return "\n".join(rows)
 
 
-def summary(model: nn.Module, batch_size: int = 512, depth: int = 3) -> object:
+def summary(model: nn.Module, batch_size: int = RECIPE.batch_size, depth: int = 3) -> object:
     """torchinfo's summary: every layer's output shape, parameters and multiply-adds."""
     from torchinfo import summary as torchinfo_summary
 

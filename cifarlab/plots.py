@@ -1,41 +1,22 @@
 """Figures of images: grids, a class-by-class overview, augmentation rows.
 
 Functions return a matplotlib `Figure` built without pyplot, so a notebook shows it exactly
-once (as the cell's value) and scripts can `fig.savefig(...)` it.
+once (as the cell's value) and scripts can `fig.savefig(...)` it. A notebook shows such a
+figure once `%matplotlib inline` has registered the PNG display (each lesson's setup cell).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from cifarlab.data.imageset import ImageSet, check_images
+from cifarlab.errors import ImageError
 
 
-def _show_figures_in_notebooks() -> None:
-    """Let a bare `Figure` show as a PNG when it is a cell's value or passed to `display`.
-
-    Jupyter learns to draw figures only when pyplot's inline backend starts, and figures
-    made without pyplot never start it; so we register the PNG formatter ourselves.
-    """
-    try:
-        from IPython import get_ipython
-        from IPython.core.pylabtools import select_figure_formats
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and hasattr(shell, "display_formatter"):
-        select_figure_formats(shell, {"png"}, bbox_inches="tight")
-
-
-_show_figures_in_notebooks()
-
-
-def image_grid(
-    images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3
-) -> Figure:
+def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3) -> Figure:
     """uint8 NHWC images in a grid, with an optional title above each."""
     check_images(images, what="image_grid images")
     n = len(images)
@@ -98,7 +79,7 @@ def feature_map_figure(image: np.ndarray, maps: np.ndarray, title: str = "", nco
     check_images(image[None], what="feature_map_figure image")
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 3:
-        raise ValueError(f"maps should be (channels, H, W), got shape {maps.shape}.")
+        raise ImageError(f"maps should be (channels, H, W), got shape {maps.shape}.")
     rows = int(np.ceil(len(maps) / ncols))
     fig = Figure(figsize=(1.4 * (ncols + 1.5), 1.4 * max(rows, 1) + 0.4), layout="constrained")
     grid = fig.add_gridspec(max(rows, 1), ncols + 2)
@@ -116,7 +97,12 @@ def feature_map_figure(image: np.ndarray, maps: np.ndarray, title: str = "", nco
     return fig
 
 
-def prediction_figure(shown: np.ndarray, scores: Sequence[tuple[str, float]], original: np.ndarray | None = None, caption: str = "what the model sees") -> Figure:
+def prediction_figure(
+    shown: np.ndarray,
+    scores: Sequence[tuple[str, float]],
+    original: np.ndarray | None = None,
+    caption: str = "what the model sees",
+) -> Figure:
     """The inference apps' picture: the uploaded image (optional), the 32x32 image the model
     saw (with a GradCAM overlay, say), and the top-k probabilities as bars."""
     panels = 3 if original is not None else 2

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from cifarlab.errors import OptionError
 from cifarlab.hardware import cpu_features
 from cifarlab.recipe import AUGMENT_MODES
 
@@ -60,10 +61,10 @@ def choose_precision(requested: str = "auto", accelerator: str | None = "auto") 
             return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
         return "bf16-mixed" if cpu_features().native_bf16 else "32-true"
     if requested not in _ALIASES:
-        raise ValueError(f"precision {requested!r} is not one of auto, 32-true, 16-mixed, bf16-mixed.")
+        raise OptionError(f"precision {requested!r} is not one of auto, 32-true, 16-mixed, bf16-mixed.")
     chosen = _ALIASES[requested]
     if chosen == "16-mixed" and not gpu:
-        raise ValueError("fp16 mixed precision needs a GPU; on the CPU use 'bf16-mixed' or '32-true'.")
+        raise OptionError("fp16 mixed precision needs a GPU; on the CPU use 'bf16-mixed' or '32-true'.")
     if chosen == "bf16-mixed" and not gpu and not cpu_features().native_bf16:
         warnings.warn(
             f"bf16-mixed on a CPU without native bf16 ({cpu_features().describe()}): every bf16 operation is "
@@ -79,7 +80,7 @@ def choose_settings(
 ) -> Settings:
     """Resolve "auto" (precision, augment) and None (channels_last) for this machine."""
     if augment != "auto" and augment not in AUGMENT_MODES:
-        raise ValueError(f"augment={augment!r}: choose one of auto, {', '.join(AUGMENT_MODES)}.")
+        raise OptionError(f"augment={augment!r}: choose one of auto, {', '.join(AUGMENT_MODES)}.")
     gpu = on_gpu(accelerator)
     reasons = []
     chosen = choose_precision(precision, accelerator)

@@ -1,4 +1,4 @@
-"""The course's pretrained CustomResNet: shipped weights, loaded by name, checked by hash.
+"""The course's pretrained ResNet9: shipped weights, loaded by name, checked by hash.
 
 Each model is two files in `cifarlab/weights/`: NAME.pt (an fp16 state dict with the
 hyperparameters a checkpoint carries: widths, mean, std, class names) and NAME.json, its
@@ -21,8 +21,9 @@ from typing import Any
 import torch
 
 from cifarlab.checkpoint import CheckpointError, LoadedModel, load_model, read_checkpoint
-from cifarlab.doctor import package_versions
 from cifarlab.history import read_history
+from cifarlab.recipe import RECIPE
+from cifarlab.versions import package_versions
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT = "resnet9-cifar10"
@@ -56,13 +57,16 @@ def pretrained_path(name: str = DEFAULT) -> Path:
     info = provenance(name)
     path = WEIGHTS_DIR / info["file"]
     if not path.is_file():
-        raise CheckpointError(f"{path} is missing: reinstall cifarlab or `git checkout -- {path.name}` in cifarlab/weights.")
+        raise CheckpointError(
+            f"{path} is missing: reinstall cifarlab or `git checkout -- {path.name}` in cifarlab/weights."
+        )
     found = sha256(path)
     if found != info["sha256"]:
         raise CheckpointError(
             f"{path} does not match its provenance file (sha256 {found[:12]}... instead of {info['sha256'][:12]}...): "
             f"it is corrupt, truncated or a placeholder such as a Git LFS pointer ({path.stat().st_size:,} bytes; "
-            f"expected {info['bytes']:,}). Restore it with `git checkout -- cifarlab/weights/{path.name}` or reinstall cifarlab."
+            f"expected {info['bytes']:,}). Restore it with `git checkout -- cifarlab/weights/{path.name}` or "
+            "reinstall cifarlab."
         )
     return path
 
@@ -94,18 +98,13 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
     config.json, metrics.csv). Returns the path of NAME.pt.
     """
     run, out = Path(run), Path(out)
-    for needed in ("checkpoints/best.ckpt", "summary.json", "config.json", "metrics.csv"):
-        if not (run / needed).is_file():
-            raise CheckpointError(f"{run} is not a finished `cifarlab train` run: it has no {needed}.")
-    summary = json.loads((run / "summary.json").read_text())
-    if summary.get("interrupted"):
-        raise CheckpointError(f"the run in {run} was interrupted: finish it with `cifarlab train --resume --out {run}` first.")
-    config = json.loads((run / "config.json").read_text())
+    summary, config = _finished_run(run)
     contents = read_checkpoint(run / "checkpoints" / "best.ckpt")
-    hparams = {k: v for k, v in contents["hyper_parameters"].items() if isinstance(v, (int, float, str, bool, list, tuple))}
+    hparams = {
+        k: v for k, v in contents["hyper_parameters"].items() if isinstance(v, (int, float, str, bool, list, tuple))
+    }
     state = {
-        k.removeprefix("model."): (v.half() if v.is_floating_point() else v)
-        for k, v in contents["state_dict"].items()
+        k.removeprefix("model."): (v.half() if v.is_floating_point() else v) for k, v in contents["state_dict"].items()
     }
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{name}.pt"
@@ -113,26 +112,52 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
     load_model(weights)  # what we ship must load
     size = weights.stat().st_size
     if size > MAX_BYTES:
-        raise CheckpointError(f"{weights} is {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository accepts.")
-    history = read_history(run / "metrics.csv")
-    info = {
+        raise CheckpointError(
+            f"{weights} is {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository accepts."
+        )
+    info = _provenance(name, weights, summary, config, read_history(run / "metrics.csv"))
+    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    return weights
+
+
+def _finished_run(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The summary and config of a run that finished, or a CheckpointError that says what is missing."""
+    for needed in ("checkpoints/best.ckpt", "summary.json", "config.json", "metrics.csv"):
+        if not (run / needed).is_file():
+            raise CheckpointError(f"{run} is not a finished `cifarlab train` run: it has no {needed}.")
+    summary = json.loads((run / "summary.json").read_text())
+    if summary.get("interrupted"):
+        raise CheckpointError(
+            f"the run in {run} was interrupted: finish it with `cifarlab train --resume --out {run}` first."
+        )
+    return summary, json.loads((run / "config.json").read_text())
+
+
+def _provenance(
+    name: str, weights: Path, summary: dict[str, Any], config: dict[str, Any], history: list[dict[str, float]]
+) -> dict[str, Any]:
+    """What NAME.json records: the file, how it was trained, on what, and how well it does."""
+    return {
         "name": name,
         "file": weights.name,
         "sha256": sha256(weights),
-        "bytes": size,
-        "format": "fp16 state dict of cifarlab.model.CustomResNet with its hyper_parameters (torch.save)",
+        "bytes": weights.stat().st_size,
+        "format": "fp16 state dict of cifarlab.model.ResNet9 with its hyper_parameters (torch.save)",
         "data": summary["data"],
         "train_images": summary["train_images"],
         "recipe": {
             "optimizer": config["optimizer"],
-            "max_lr": summary["lr"],
+            "max_lr": summary.get("max_lr", summary.get("lr")),  # "lr" in runs from before the rename
             "lr_choice": summary["lr_choice"],
             "batch_size": config["batch_size"] or _profile_batch_size(config["profile"]),
             "precision": summary["precision"],
             "channels_last": summary["channels_last"],
             "augment": summary["augment"],
             "seed": config["seed"],
-            "schedule": "OneCycle per batch; SGD Nesterov, weight decay 5e-4, label smoothing 0.2 (cifarlab.lit)",
+            "schedule": (
+                f"OneCycle per batch; SGD Nesterov, weight decay {RECIPE.weight_decay:g}, "
+                f"label smoothing {RECIPE.label_smoothing:g} (cifarlab.recipe)"
+            ),
         },
         "epochs": summary["epochs"],
         "test_accuracy": summary["test_acc"],
@@ -146,5 +171,3 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
         "train_config": {k: v for k, v in config.items() if k != "out"},  # cifarlab.train.TrainConfig
         "history": history,
     }
-    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
-    return weights

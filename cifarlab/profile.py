@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from cifarlab.errors import OptionError
+from cifarlab.recipe import RECIPE
+
 ENV_VAR = "CIFARLAB_PROFILE"
 
 
@@ -55,8 +58,8 @@ def _profiles() -> dict[str, Profile]:
             test_size=None,
             synthetic_train=10_000,
             synthetic_test=2_000,
-            batch_size=512,
-            epochs=24,
+            batch_size=RECIPE.batch_size,
+            epochs=RECIPE.epochs,
             limit_batches=None,
             lr_find_steps=100,
             timing_seconds=40,
@@ -113,7 +116,7 @@ def get_profile(name: str | None = None) -> Profile:
     profiles = _profiles()
     if chosen not in profiles:
         where = f"{ENV_VAR}={chosen!r}" if name is None else f"profile {chosen!r}"
-        raise ValueError(
+        raise OptionError(
             f"{where} is not a profile cifarlab knows. Use 'smoke' (tiny, CPU, for tests), 'cpu' "
             f"(real data on a CPU budget) or 'full' (the real course), e.g. `export {ENV_VAR}=smoke`."
         )

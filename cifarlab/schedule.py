@@ -14,18 +14,18 @@ import math
 import torch
 from matplotlib.figure import Figure
 
-import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
+from cifarlab.recipe import RECIPE
 
 
 def one_cycle(
     optimizer: torch.optim.Optimizer,
     max_lr: float,
     steps: int,
-    pct_start: float = 0.25,
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e3,
+    pct_start: float = RECIPE.pct_start,
+    div_factor: float = RECIPE.div_factor,
+    final_div_factor: float = RECIPE.final_div_factor,
 ) -> torch.optim.lr_scheduler.OneCycleLR:
-    """A linear OneCycle schedule for `steps` optimizer steps (one per batch)."""
+    """The recipe's OneCycle schedule for `steps` optimizer steps (one per batch)."""
     # +1: the scheduler is stepped after each of the `steps` batches, and OneCycle's last
     # point is where it ends up (with exactly `steps` it would extrapolate to a negative
     # rate). At least 2/pct_start points, so a tiny run still has a warm-up of two steps
@@ -36,17 +36,24 @@ def one_cycle(
         max_lr=max_lr,
         total_steps=total,
         pct_start=pct_start,
-        anneal_strategy="linear",
+        anneal_strategy=RECIPE.anneal_strategy,
         div_factor=div_factor,
         final_div_factor=final_div_factor,
+        cycle_momentum=RECIPE.cycle_momentum,
+        base_momentum=RECIPE.base_momentum,
+        max_momentum=RECIPE.max_momentum,
     )
 
 
 def schedule_curve(
-    steps: int, max_lr: float, pct_start: float = 0.25, div_factor: float = 25.0, final_div_factor: float = 1e3
+    steps: int,
+    max_lr: float,
+    pct_start: float = RECIPE.pct_start,
+    div_factor: float = RECIPE.div_factor,
+    final_div_factor: float = RECIPE.final_div_factor,
 ) -> tuple[list[float], list[float]]:
     """The rate and momentum at each of `steps` batches (a dummy optimizer, nothing trains)."""
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr, momentum=0.9)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr, momentum=RECIPE.momentum)
     schedule = one_cycle(optimizer, max_lr, steps, pct_start, div_factor, final_div_factor)
     rates, momenta = [], []
     for _ in range(steps):
@@ -57,7 +64,14 @@ def schedule_curve(
     return rates, momenta
 
 
-def schedule_figure(steps: int, max_lr: float, pct_start: float = 0.25, div_factor: float = 25.0, final_div_factor: float = 1e3, steps_per_epoch: int | None = None) -> Figure:
+def schedule_figure(
+    steps: int,
+    max_lr: float,
+    pct_start: float = RECIPE.pct_start,
+    div_factor: float = RECIPE.div_factor,
+    final_div_factor: float = RECIPE.final_div_factor,
+    steps_per_epoch: int | None = None,
+) -> Figure:
     """The learning rate (and momentum) over a run; epochs on the x axis if steps_per_epoch is given."""
     rates, momenta = schedule_curve(steps, max_lr, pct_start, div_factor, final_div_factor)
     scale = steps_per_epoch or 1
@@ -65,7 +79,9 @@ def schedule_figure(steps: int, max_lr: float, pct_start: float = 0.25, div_fact
     fig = Figure(figsize=(8, 3.2), layout="constrained")
     lr_ax = fig.subplots()
     lr_ax.plot(x, rates, color="tab:blue")
-    lr_ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="learning rate", title=f"OneCycle: peak {max_lr:g} at {pct_start:.0%}, start {max_lr / div_factor:.2g}, end {max_lr / div_factor / final_div_factor:.2g}")
+    start, end = max_lr / div_factor, max_lr / div_factor / final_div_factor
+    title = f"OneCycle: peak {max_lr:g} at {pct_start:.0%}, start {start:.2g}, end {end:.2g}"
+    lr_ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="learning rate", title=title)
     m_ax = lr_ax.twinx()
     m_ax.plot(x, momenta, color="tab:orange", alpha=0.6)
     m_ax.set_ylabel("momentum", color="tab:orange")

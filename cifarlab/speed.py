@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-
 from matplotlib.figure import Figure
 
-import cifarlab.plots  # noqa: F401  (registers the PNG display of figures)
+from cifarlab.errors import CifarlabError, OptionError
 from cifarlab.hardware import cpu_features
-from cifarlab.model import WIDTHS, CustomResNet
+from cifarlab.model import ResNet9
+from cifarlab.recipe import RECIPE
 
 DTYPES = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
@@ -42,16 +42,20 @@ class Throughput:
         return self.precision + (" + channels_last" if self.channels_last else "")
 
 
-def _model_and_step(precision: str, channels_last: bool, batch_size: int, device: torch.device, widths: tuple[int, ...]):
+def _model_and_step(
+    precision: str, channels_last: bool, batch_size: int, device: torch.device, widths: tuple[int, ...]
+):
     """A fresh model and a function that runs one full training step on `n` random images."""
     torch.manual_seed(0)
-    model = CustomResNet(widths).to(device)
-    x = torch.randn(batch_size, 3, 32, 32, device=device)
-    y = torch.randint(0, 10, (batch_size,), device=device)
+    model = ResNet9(widths).to(device)
+    x = torch.randn(batch_size, 3, RECIPE.image_size, RECIPE.image_size, device=device)
+    y = torch.randint(0, RECIPE.num_classes, (batch_size,), device=device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=RECIPE.max_lr, momentum=RECIPE.momentum, nesterov=RECIPE.nesterov
+    )
     dtype = DTYPES[precision]
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16-mixed")
 
@@ -76,7 +80,7 @@ def training_throughput(
     batch_size: int = 128,
     seconds: float = 5.0,
     device: str | torch.device | None = None,
-    widths: tuple[int, ...] = WIDTHS,
+    widths: tuple[int, ...] = RECIPE.widths,
     max_steps: int | None = None,
 ) -> Throughput:
     """Time full training steps (forward, backward, SGD step) on random data for about `seconds`.
@@ -89,12 +93,12 @@ def training_throughput(
     `seconds` have passed since the start (at least one, at most `max_steps`).
     """
     if precision not in DTYPES:
-        raise ValueError(f"precision {precision!r} is not one of {tuple(DTYPES)}.")
+        raise OptionError(f"precision {precision!r} is not one of {tuple(DTYPES)}.")
     if not seconds > 0:
-        raise ValueError(f"seconds={seconds!r}: give the time budget per setting in seconds, e.g. 5.")
+        raise OptionError(f"seconds={seconds!r}: give the time budget per setting in seconds, e.g. 5.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if precision == "16-mixed" and device.type != "cuda":
-        raise ValueError("fp16 mixed precision needs a GPU; on the CPU compare 32-true with bf16-mixed.")
+        raise OptionError("fp16 mixed precision needs a GPU; on the CPU compare 32-true with bf16-mixed.")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu: {cpu_features().describe()}"
     result = Throughput(precision, channels_last, None, name)
     started = time.perf_counter()
@@ -109,11 +113,14 @@ def training_throughput(
     if predicted > seconds:
         emulated = device.type == "cpu" and precision == "bf16-mixed" and not cpu_features().native_bf16
         why = ": this CPU has no native bf16, so it is emulated" if emulated else ""
-        result.skipped = f"skipped: one step of {batch_size} images would take about {predicted:.0f} s, over its {seconds:g} s budget{why}"
+        cost = f"one step of {batch_size} images would take about {predicted:.0f} s"
+        result.skipped = f"skipped: {cost}, over its {seconds:g} s budget{why}"
         return result
     step()  # warm-up
     timed = 0.0
-    while result.steps == 0 or (time.perf_counter() - started < seconds and (max_steps is None or result.steps < max_steps)):
+    while result.steps == 0 or (
+        time.perf_counter() - started < seconds and (max_steps is None or result.steps < max_steps)
+    ):
         timed += step()
         result.steps += 1
     result.images_per_second = batch_size * result.steps / timed
@@ -132,8 +139,8 @@ def compare(
 ) -> list[Throughput]:
     """`training_throughput` for each (precision, channels_last) setting, in one run, with
     `seconds` shared out evenly: the whole comparison costs about `seconds` on any machine."""
-    settings = settings or default_settings(kwargs.get("device"))  # type: ignore[arg-type]
-    return [training_throughput(p, cl, seconds=seconds / len(settings), **kwargs) for p, cl in settings]  # type: ignore[arg-type]
+    settings = settings or default_settings(kwargs.get("device"))
+    return [training_throughput(p, cl, seconds=seconds / len(settings), **kwargs) for p, cl in settings]
 
 
 def comparison_table(results: list[Throughput]) -> str:
@@ -144,7 +151,9 @@ def comparison_table(results: list[Throughput]) -> str:
     lines = [f"{'setting':<28} {'images/s':>10} {'vs ' + (base.label if base else '-'):>18}"]
     for r in results:
         if r.images_per_second and base:
-            lines.append(f"{r.label:<28} {r.images_per_second:>10.0f} {r.images_per_second / base.images_per_second:>17.2f}x")
+            lines.append(
+                f"{r.label:<28} {r.images_per_second:>10.0f} {r.images_per_second / base.images_per_second:>17.2f}x"
+            )
         else:
             lines.append(f"{r.label:<28} {r.skipped}")
     return "\n".join(lines) + f"\n(device: {results[0].device})"
@@ -157,9 +166,13 @@ def throughput_figure(results: list[Throughput]) -> Figure:
     ax = fig.subplots()
     measured = [r for r in results if r.images_per_second]
     if not measured:
-        raise ValueError("no setting was measured (all were skipped): give compare() more seconds.")
+        raise CifarlabError("no setting was measured (all were skipped): give compare() more seconds.")
     rates = [r.images_per_second for r in measured]
-    ax.barh([r.label for r in measured], rates, color=["tab:gray" if r.precision == "32-true" else "tab:green" for r in measured])
+    ax.barh(
+        [r.label for r in measured],
+        rates,
+        color=["tab:gray" if r.precision == "32-true" else "tab:green" for r in measured],
+    )
     for i, rate in enumerate(rates):
         ax.text(rate, i, f" {rate / rates[0]:.2f}x", va="center")
     ax.invert_yaxis()

@@ -18,26 +18,29 @@ import os
 import signal
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from cifarlab.checkpoint import read_checkpoint
+from cifarlab.checkpoint import hyper_parameters, read_checkpoint
 from cifarlab.datamodule import CIFAR10DataModule
-from cifarlab.doctor import package_versions
+from cifarlab.errors import OptionError
 from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
-from cifarlab.lit import LitResNet
+from cifarlab.lit import LitResNet9
+from cifarlab.logs import quiet_lightning
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
-from cifarlab.precision import choose_settings
+from cifarlab.precision import Settings, choose_settings
 from cifarlab.profile import Profile, get_profile
-from cifarlab.recipe import DEFAULT_LR
+from cifarlab.recipe import RECIPE
 from cifarlab.rng import RandomStates
+from cifarlab.versions import package_versions
 
 
 @dataclass
@@ -49,8 +52,8 @@ class TrainConfig:
     source: str | None = None  # 'torchvision', 'synthetic' or a path; None: $CIFARLAB_DATA
     epochs: int | None = None
     batch_size: int | None = None
-    optimizer: str = "sgd"
-    lr: float | None = None  # OneCycle's peak rate
+    optimizer: str = RECIPE.optimizer
+    max_lr: float | None = None  # OneCycle's peak rate; None: the recipe's for the optimizer
     lr_find: bool = False  # find the peak rate with the range test instead
     precision: str = "auto"  # auto: chosen for this machine (cifarlab.precision), or 32-true, bf16-mixed, 16-mixed
     channels_last: bool | None = None  # None: chosen for this machine
@@ -61,7 +64,7 @@ class TrainConfig:
     num_workers: int | None = None
     seed: int = 0
     resume: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # more LitResNet keywords (label_smoothing, ...)
+    extra: dict[str, Any] = field(default_factory=dict)  # more LitResNet9 keywords (label_smoothing, ...)
 
 
 @dataclass
@@ -73,7 +76,7 @@ class RunResult:
     test: dict[str, float]
     best_checkpoint: Path | None
     last_checkpoint: Path | None
-    lr: float
+    max_lr: float
     lr_find: LRFindResult | None
     seconds: float
     interrupted: bool
@@ -82,119 +85,226 @@ class RunResult:
 
 
 def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResult:
-    """Train (or resume) a LitResNet as `config` says; test the best checkpoint once at the end."""
-    out = Path(config.out)
-    last = out / "checkpoints" / "last.ckpt"
-    if last.exists() and not config.resume:
-        raise ValueError(f"{out} already holds a run (checkpoints/last.ckpt). Pass --resume to continue it, or choose another --out.")
-    if config.lr_find and str(config.devices) != "1":
-        raise ValueError("--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr.")
-    if config.resume and not last.exists():
-        raise ValueError(f"nothing to resume in {out}: there is no checkpoints/last.ckpt.")
+    """Train (or resume) a LitResNet9 as `config` says; test the best checkpoint once at the end."""
+    out, last = Path(config.out), Path(config.out) / "checkpoints" / "last.ckpt"
+    _check_options(config, last)
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
     accelerator = config.accelerator or profile.accelerator
-    settings = choose_settings(config.precision, config.channels_last, config.augment, accelerator)
-    resumed = read_checkpoint(last)["hyper_parameters"] if config.resume else None
-    augment = settings.augment
-    if resumed is not None:  # a resumed run keeps the layout and augmentation path it started with
-        if config.augment == "auto":
-            augment = "batch" if resumed.get("batch_augment") else "albumentations"
-        kept = [r for r in settings.reasons if r.startswith("precision")] + ["channels-last and augmentation: as the run started"]
-        settings = replace(settings, channels_last=bool(resumed.get("channels_last")), reasons=tuple(kept))
+    resumed = hyper_parameters(read_checkpoint(last)) if config.resume else None
+    settings = _settings(config, accelerator, resumed)
     out.mkdir(parents=True, exist_ok=True)
-    epochs = config.epochs or profile.epochs
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = CIFAR10DataModule(config.source, profile, config.batch_size, config.num_workers, seed=config.seed, augment=augment)
+    datamodule = CIFAR10DataModule(
+        config.source, profile, config.batch_size, config.num_workers, seed=config.seed, augment=settings.augment
+    )
     datamodule.prepare_data()
     datamodule.setup()
-    if resumed is not None:  # the rate (found or given) and the recipe come from the run itself
-        module = LitResNet(**resumed)
-    else:
-        module = LitResNet(
-            optimizer=config.optimizer,
-            lr=config.lr,
-            batch_augment=augment == "batch",
-            channels_last=settings.channels_last,
-            seed=config.seed,
-            mean=datamodule.mean,
-            std=datamodule.std,
-            classes=datamodule.classes,
-            **config.extra,
-        )
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-
-    found = None
-    if config.lr_find and not config.resume:
-        fallback = config.lr or DEFAULT_LR[config.optimizer]
-        found = find_lr(
-            module, datamodule, fallback, num_training=profile.lr_find_steps, accelerator=accelerator, precision=settings.precision
-        )
-        print(f"LR finder: {found.describe()}")
-        lr_find_figure(found).savefig(out / "lr_find.png", dpi=120)
-        module.hparams.lr = module.lr = found.lr
-
+    module = _module(config, settings, datamodule, resumed)
+    _write_json(out / "config.json", asdict(config))
+    found = _find_rate(config, module, datamodule, profile, accelerator, settings, out)
     history = History()
-    best = ModelCheckpoint(out / "checkpoints", filename="best", monitor="val_acc", mode="max")
+    trainer = make_trainer(
+        out, profile, config.epochs or profile.epochs, accelerator, settings.precision,
+        config.devices, config.strategy, callbacks=[history, *callbacks],
+    )  # fmt: skip
+    seconds = _fit(trainer, module, datamodule, last, config.resume)
+    if not trainer.interrupted:
+        _test_best(trainer, module, datamodule)
+    best = trainer.checkpoint_callback
+    summary = _summary(config, profile, settings, datamodule, trainer, module, history, found, seconds)
+    if trainer.is_global_zero:
+        _write_run_folder(out, history, summary)
+    return RunResult(
+        out,
+        history.rows,
+        history.test,
+        Path(best.best_model_path) if best.best_model_path else None,
+        last if last.exists() else None,
+        module.max_lr,
+        found,
+        seconds,
+        trainer.interrupted,
+        summary,
+        trainer.is_global_zero,
+    )
+
+
+def make_trainer(
+    out: str | Path,
+    profile: Profile,
+    epochs: int | None = None,
+    accelerator: str | None = None,
+    precision: str = "32-true",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    callbacks: Sequence[L.Callback] = (),
+) -> L.Trainer:
+    """The course's Trainer: checkpoints of the best and the latest epoch, a CSV log, exact resumes.
+
+    Callbacks: `callbacks`, then `RandomStates` (every random generator's state goes into the
+    checkpoints, so a resumed run draws the same dropout), the best epoch by validation
+    accuracy (`<out>/checkpoints/best.ckpt`, what `trainer.checkpoint_callback` gives) and the
+    latest epoch (`last.ckpt`, to resume from). epochs and accelerator
+    default to the profile's; in the smoke profile every split is cut to a few batches.
+    """
+    quiet_lightning()
+    accelerator = accelerator or profile.accelerator
+    best = ModelCheckpoint(Path(out) / "checkpoints", filename="best", monitor="val_acc", mode="max")
     # A separate callback for the latest epoch: Lightning 2.6's save_last=True writes last.ckpt
     # only in epochs where the best one improved, and a resume must start from the latest.
-    latest = ModelCheckpoint(out / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
-    trainer = L.Trainer(
+    latest = ModelCheckpoint(
+        Path(out) / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
+    return L.Trainer(
         accelerator=accelerator,
-        devices=config.devices,
-        strategy=config.strategy,
-        precision=settings.precision,
-        max_epochs=epochs,
+        devices=devices,
+        strategy=strategy,
+        precision=precision,
+        max_epochs=epochs or profile.epochs,
         limit_train_batches=profile.limit_batches,
         limit_val_batches=profile.limit_batches,
         limit_test_batches=profile.limit_batches,
-        callbacks=[history, RandomStates(), best, latest, *callbacks],  # RandomStates: exact resume with dropout
+        callbacks=[*callbacks, RandomStates(), best, latest],  # Lightning runs checkpoint callbacks last anyway
         logger=CSVLogger(out, name="logs"),
         use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
         deterministic=accelerator == "cpu",
         log_every_n_steps=10,
     )
+
+
+def _check_options(config: TrainConfig, last: Path) -> None:
+    """Refuse contradictory options before any work is done."""
+    if last.exists() and not config.resume:
+        raise OptionError(
+            f"{config.out} already holds a run (checkpoints/last.ckpt). Pass --resume to continue it, or "
+            "choose another --out."
+        )
+    if config.lr_find and str(config.devices) != "1":
+        raise OptionError(
+            "--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr."
+        )
+    if config.resume and not last.exists():
+        raise OptionError(f"nothing to resume in {config.out}: there is no checkpoints/last.ckpt.")
+
+
+def _settings(config: TrainConfig, accelerator: str, resumed: dict[str, Any] | None) -> Settings:
+    """Precision, layout and augmentation path; a resumed run keeps the layout and path it started with."""
+    settings = choose_settings(config.precision, config.channels_last, config.augment, accelerator)
+    if resumed is None:
+        return settings
+    augment = settings.augment
+    if config.augment == "auto":
+        augment = "batch" if resumed.get("batch_augment") else "albumentations"
+    kept = [r for r in settings.reasons if r.startswith("precision")] + [
+        "channels-last and augmentation: as the run started"
+    ]
+    return replace(settings, channels_last=bool(resumed.get("channels_last")), augment=augment, reasons=tuple(kept))
+
+
+def _module(
+    config: TrainConfig, settings: Settings, datamodule: CIFAR10DataModule, resumed: dict[str, Any] | None
+) -> LitResNet9:
+    """The LitResNet9 to train: the resumed run's own (its rate and recipe), or a new one."""
+    if resumed is not None:
+        return LitResNet9(**resumed)
+    return LitResNet9(
+        optimizer=config.optimizer,
+        max_lr=config.max_lr,
+        batch_augment=settings.augment == "batch",
+        channels_last=settings.channels_last,
+        seed=config.seed,
+        mean=datamodule.mean,
+        std=datamodule.std,
+        classes=datamodule.classes,
+        **config.extra,
+    )
+
+
+def _find_rate(
+    config: TrainConfig,
+    module: LitResNet9,
+    datamodule: CIFAR10DataModule,
+    profile: Profile,
+    accelerator: str,
+    settings: Settings,
+    out: Path,
+) -> LRFindResult | None:
+    """The range test, when asked for (not on resume): sets the module's max_lr and draws lr_find.png."""
+    if not config.lr_find or config.resume:
+        return None
+    fallback = config.max_lr or RECIPE.default_max_lr(config.optimizer)
+    found = find_lr(
+        module,
+        datamodule,
+        fallback,
+        num_training=profile.lr_find_steps,
+        accelerator=accelerator,
+        precision=settings.precision,
+    )
+    print(f"LR finder: {found.describe()}")
+    lr_find_figure(found).savefig(out / "lr_find.png", dpi=120)
+    module.hparams.max_lr = module.max_lr = found.max_lr
+    return found
+
+
+def _fit(trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataModule, last: Path, resume: bool) -> float:
+    """trainer.fit (from `last` when resuming), timed; Ctrl+C says how to resume and leaves a kernel that interrupts."""
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if config.resume else None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
     except SystemExit:
         if not trainer.interrupted:
             raise
         # Ctrl+C: Lightning shut down cleanly, then set SIGINT to be ignored and called
         # sys.exit, which in a notebook would leave a kernel that no longer interrupts.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        raise KeyboardInterrupt(f"training interrupted; the last finished epoch is in {last}: continue with resume=True (--resume).") from None
-    seconds = time.perf_counter() - started
-    interrupted = trainer.interrupted
-    if not interrupted:
-        with warnings.catch_warnings():  # "best" is the monitored checkpoint's, the first callback: as intended
-            warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")
-            trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
-    best_path = Path(best.best_model_path) if best.best_model_path else None
-    summary = {
+        raise KeyboardInterrupt(
+            f"training interrupted; the last finished epoch is in {last}: continue with resume=True (--resume)."
+        ) from None
+    return time.perf_counter() - started
+
+
+def _test_best(trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataModule) -> None:
+    """The test split, once, with the best epoch's weights."""
+    with warnings.catch_warnings():  # "best" is the monitored checkpoint's, the first callback: as intended
+        warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")
+        trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+
+
+def _summary(
+    config: TrainConfig,
+    profile: Profile,
+    settings: Settings,
+    datamodule: CIFAR10DataModule,
+    trainer: L.Trainer,
+    module: LitResNet9,
+    history: History,
+    found: LRFindResult | None,
+    seconds: float,
+) -> dict[str, Any]:
+    """What summary.json records: the result, how it was reached, and on what."""
+    best = trainer.checkpoint_callback
+    given = "from the resumed run" if config.resume else "given" if config.max_lr else "the recipe's default"
+    return {
         "test_acc": history.test.get("test_acc"),
         "test_loss": history.test.get("test_loss"),
         "best_val_acc": float(best.best_model_score) if best.best_model_score is not None else None,
         "epochs": len(history.rows),
         "train_seconds": round(seconds, 2),
-        "lr": module.lr,
-        "lr_choice": found.reason if found else ("from the resumed run" if config.resume else "given" if config.lr else "the recipe's default"),
+        "max_lr": module.max_lr,
+        "lr_choice": found.reason if found else given,
         "precision": settings.precision,
         "channels_last": bool(module.hparams.channels_last),
-        "augment": augment,
+        "augment": settings.augment,
         "chosen_for_this_machine": list(settings.reasons),
         "device": _device_name(trainer),
         "devices": trainer.world_size,
         "profile": profile.name,
         "data": datamodule.splits.source if datamodule.splits else None,
         "train_images": len(datamodule.train_set),
-        "interrupted": interrupted,
+        "interrupted": trainer.interrupted,
         "versions": package_versions(),
     }
-    if trainer.is_global_zero:
-        _write_run_folder(out, history, summary)
-    return RunResult(
-        out, history.rows, history.test, best_path, last if last.exists() else None, module.lr, found, seconds, interrupted, summary, trainer.is_global_zero
-    )
 
 
 def _device_name(trainer: L.Trainer) -> str:
@@ -207,8 +317,10 @@ def _device_name(trainer: L.Trainer) -> str:
 def _write_run_folder(out: Path, history: History, summary: dict[str, Any]) -> None:
     history.write_csv(out / "metrics.csv")
     if history.rows:
-        metrics_figure(history.rows, title=f"{summary['profile']} profile, {summary['device']}").savefig(out / "metrics.png", dpi=120)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        metrics_figure(history.rows, title=f"{summary['profile']} profile, {summary['device']}").savefig(
+            out / "metrics.png", dpi=120
+        )
+    _write_json(out / "summary.json", summary)
     (out / "summary.txt").write_text(summary_text(history, summary))
 
 
@@ -217,13 +329,18 @@ def summary_text(history: History, summary: dict[str, Any]) -> str:
     test = summary["test_acc"]
     lines = [
         f"test accuracy: {test:.2%}" if test is not None else "test accuracy: (not tested: the run was interrupted)",
-        f"training time: {summary['train_seconds']:.1f} s for {summary['epochs']} epochs on {summary['device']} x{summary['devices']}",
-        f"precision {summary['precision']}, channels_last {summary['channels_last']}, augmentation {summary['augment']}",
+        f"training time: {summary['train_seconds']:.1f} s for {summary['epochs']} epochs on "
+        f"{summary['device']} x{summary['devices']}",
+        f"precision {summary['precision']}, channels_last {summary['channels_last']}, augmentation "
+        f"{summary['augment']}",
         *(f"  auto: {reason}" for reason in summary.get("chosen_for_this_machine", [])),
-        f"max LR {summary['lr']:.3g} ({summary['lr_choice']})",
+        f"max LR {summary['max_lr']:.3g} ({summary['lr_choice']})",
         f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile)",
         "",
         history.table(),
     ]
     return "\n".join(lines) + "\n"
 
+
+def _write_json(path: Path, contents: dict[str, Any]) -> None:
+    path.write_text(json.dumps(contents, indent=2) + "\n")

@@ -3,14 +3,17 @@ package (tested directly); this module only wires sliders to them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
 from IPython.display import display
 
 from cifarlab.augment import augmentation_grid
+from cifarlab.model import BLOCKS, feature_maps
 from cifarlab.plots import augmentation_figure, feature_map_figure
+from cifarlab.recipe import RECIPE
 
 if TYPE_CHECKING:
     import torch
@@ -18,18 +21,17 @@ if TYPE_CHECKING:
     from cifarlab.checkpoint import LoadedModel
 
 
-def augmentation_explorer(
-    images: np.ndarray, fill: Sequence[float], versions: int = 6
-) -> widgets.VBox:
+def augmentation_explorer(images: np.ndarray, fill: Sequence[float], versions: int = 6) -> widgets.VBox:
     """Sliders for each augmentation parameter over a grid of augmented versions of `images`.
 
     fill: cutout colour in 0..255 (the training mean times 255).
     """
     sliders = {
-        "pad": widgets.IntSlider(4, 0, 8, description="pad (px)"),
-        "flip_p": widgets.FloatSlider(0.5, min=0, max=1, step=0.1, description="flip p"),
-        "holes": widgets.IntSlider(1, 0, 4, description="holes"),
-        "hole_size": widgets.IntSlider(8, 0, 16, description="hole size"),
+        "pad": widgets.IntSlider(RECIPE.pad, 0, 8, description="pad (px)"),
+        "flip_p": widgets.FloatSlider(RECIPE.flip_p, min=0, max=1, step=0.1, description="flip p"),
+        "holes": widgets.IntSlider(RECIPE.holes, 0, 4, description="holes"),
+        "hole_size": widgets.IntSlider(RECIPE.hole_size, 0, 16, description="hole size"),
+        # every version gets its hole at first, so that the student sees what cutout does
         "cutout_p": widgets.FloatSlider(1.0, min=0, max=1, step=0.1, description="cutout p"),
         "seed": widgets.IntSlider(0, 0, 99, description="seed"),
     }
@@ -46,32 +48,16 @@ def augmentation_explorer(
     return widgets.VBox([controls, output])
 
 
-def feature_maps(model: "torch.nn.Module", x: "torch.Tensor", layer: str, first: int, count: int = 16) -> np.ndarray:
-    """`count` channels of `layer`'s output for one normalised image x (3, 32, 32), from `first`."""
-    from cifarlab.model import block_outputs
-
-    was_training = model.training
-    model.eval()
-    try:
-        out = block_outputs(model, x[None], blocks=(layer,))[layer][0]
-    finally:
-        model.train(was_training)
-    first = max(0, min(first, out.shape[0] - count))
-    return out[first : first + count].float().cpu().numpy()
-
-
-def feature_map_explorer(model: "torch.nn.Module", images: np.ndarray, x: "torch.Tensor", count: int = 16) -> widgets.VBox:
+def feature_map_explorer(model: torch.nn.Module, images: np.ndarray, x: torch.Tensor, count: int = 16) -> widgets.VBox:
     """Sliders for image, block and first channel over the model's feature maps.
 
     images: uint8 NHWC (what is shown); x: the same images normalised, (N, 3, 32, 32).
     """
-    from cifarlab.model import BLOCKS
-
     layers = [b for b in BLOCKS if b not in ("pool", "fc")]
     controls = {
         "index": widgets.IntSlider(0, 0, len(images) - 1, description="image"),
         "layer": widgets.Dropdown(options=layers, value=layers[0], description="block"),
-        "first": widgets.IntSlider(0, 0, 512 - count, step=count, description="channels from"),
+        "first": widgets.IntSlider(0, 0, max(RECIPE.widths) - count, step=count, description="channels from"),
     }
     output = widgets.Output()
 
@@ -85,14 +71,14 @@ def feature_map_explorer(model: "torch.nn.Module", images: np.ndarray, x: "torch
     return widgets.VBox([widgets.HBox(list(controls.values())), output])
 
 
-def schedule_explorer(steps_per_epoch: int, epochs: int = 24) -> widgets.VBox:
+def schedule_explorer(steps_per_epoch: int, epochs: int = RECIPE.epochs) -> widgets.VBox:
     """Sliders for OneCycle's peak rate, warm-up share, start divisor and epochs."""
     from cifarlab.schedule import schedule_figure
 
     controls = {
-        "max_lr": widgets.FloatLogSlider(0.4, base=10, min=-3, max=0.5, description="max lr"),
-        "pct_start": widgets.FloatSlider(0.25, min=0.05, max=0.6, step=0.05, description="warm-up"),
-        "div_factor": widgets.FloatLogSlider(25, base=10, min=0, max=3, description="start ÷"),
+        "max_lr": widgets.FloatLogSlider(RECIPE.max_lr, base=10, min=-3, max=0.5, description="max lr"),
+        "pct_start": widgets.FloatSlider(RECIPE.pct_start, min=0.05, max=0.6, step=0.05, description="warm-up"),
+        "div_factor": widgets.FloatLogSlider(RECIPE.div_factor, base=10, min=0, max=3, description="start ÷"),
         "epochs": widgets.IntSlider(epochs, 1, 50, description="epochs"),
     }
     output = widgets.Output()
@@ -100,14 +86,21 @@ def schedule_explorer(steps_per_epoch: int, epochs: int = 24) -> widgets.VBox:
     def redraw(max_lr: float, pct_start: float, div_factor: float, epochs: int) -> None:
         output.clear_output(wait=True)
         with output:
-            display(schedule_figure(epochs * steps_per_epoch, max_lr, pct_start, div_factor, steps_per_epoch=steps_per_epoch))
+            figure = schedule_figure(
+                epochs * steps_per_epoch, max_lr, pct_start, div_factor, steps_per_epoch=steps_per_epoch
+            )
+            display(figure)
 
     widgets.interactive_output(redraw, controls)
     return widgets.VBox([widgets.HBox(list(controls.values())[:2]), widgets.HBox(list(controls.values())[2:]), output])
 
 
 def gradcam_explorer(
-    model: "torch.nn.Module", images: np.ndarray, x: "torch.Tensor", classes: Sequence[str], labels: Sequence[int] | None = None
+    model: torch.nn.Module,
+    images: np.ndarray,
+    x: torch.Tensor,
+    classes: Sequence[str],
+    labels: Sequence[int] | None = None,
 ) -> widgets.VBox:
     """Image, layer, class and opacity controls over `cifarlab.gradcam.gradcam_view`.
 
@@ -146,7 +139,7 @@ class InferenceApp:
     in red, instead of a traceback.
     """
 
-    def __init__(self, loaded: "LoadedModel", example: object | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, example: object | None = None) -> None:
         from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS
 
         self.loaded = loaded
@@ -163,7 +156,12 @@ class InferenceApp:
         for control in (self.k, self.show_cam, self.layer, self.opacity):
             control.observe(lambda _change: self._redraw(), names="value")
         self.widget = widgets.VBox(
-            [widgets.HBox([self.upload, self.k, self.show_cam]), widgets.HBox([self.layer, self.opacity]), self.message, self.output]
+            [
+                widgets.HBox([self.upload, self.k, self.show_cam]),
+                widgets.HBox([self.layer, self.opacity]),
+                self.message,
+                self.output,
+            ]
         )
         if example is not None:
             self.show(example)
@@ -186,7 +184,9 @@ class InferenceApp:
         if self._image is None:
             return
         try:
-            result = explain(self._image, self.loaded, self.k.value, self.show_cam.value, self.layer.value, self.opacity.value)
+            result = explain(
+                self._image, self.loaded, self.k.value, self.show_cam.value, self.layer.value, self.opacity.value
+            )
         except ImageError as error:
             self.message.value = f"<span style='color:#b00020'>⚠ {error}</span>"
             self.result = None
@@ -195,7 +195,9 @@ class InferenceApp:
         self.message.value = ""
         self.result = result
         caption = f"what the model sees, GradCAM at {result.layer}" if result.layer else "what the model sees"
-        figure = prediction_figure(result.shown, [tuple(s) for s in result.scores], original=result.preview, caption=caption)
+        figure = prediction_figure(
+            result.shown, [tuple(s) for s in result.scores], original=result.preview, caption=caption
+        )
         self.output.clear_output(wait=True)
         with self.output:
             display(figure)

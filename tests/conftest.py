@@ -12,7 +12,7 @@ from PIL import Image
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # noqa: F401
+    import tomli as tomllib  # noqa: F401  (imported for test_packaging and test_lessons_build)
 
 from cifarlab.data import ImageSet, make_synthetic
 
@@ -71,7 +71,10 @@ def image_folder(tmp_path) -> tuple[Path, ImageSet, ImageSet]:
 
 def images_equal_as_sets(a: np.ndarray, b: np.ndarray) -> bool:
     """Same images regardless of order (loaders sort by class and file name)."""
-    key = lambda arr: sorted(x.tobytes() for x in arr)  # noqa: E731
+
+    def key(arr):
+        return sorted(x.tobytes() for x in arr)
+
     return key(a) == key(b)
 
 

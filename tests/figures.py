@@ -27,7 +27,7 @@ def plain_loop_accuracy(seed: int = 0, epochs: int = 6) -> tuple[float, float]:
     from torch.utils.data import DataLoader, TensorDataset
 
     from cifarlab.loop import evaluate_batches, fit
-    from cifarlab.model import CustomResNet
+    from cifarlab.model import ResNet9
 
     def as_tensors(s: ImageSet) -> TensorDataset:
         x = torch.from_numpy(s.images).permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.25)
@@ -39,7 +39,7 @@ def plain_loop_accuracy(seed: int = 0, epochs: int = 6) -> tuple[float, float]:
     train_batches = DataLoader(as_tensors(train), batch_size=50, shuffle=True, generator=generator)
     val_batches = DataLoader(as_tensors(val), batch_size=100)
     torch.manual_seed(seed)
-    model = CustomResNet(widths=SMALL_WIDTHS)
+    model = ResNet9(widths=SMALL_WIDTHS)
     before = evaluate_batches(model, val_batches)["acc"]
     history = fit(model, train_batches, val_batches, epochs=epochs, label_smoothing=0.0)
     assert [r["epoch"] for r in history] == list(range(1, epochs + 1))
@@ -54,7 +54,13 @@ def train_synthetic(out: Path, seed: int = 0, epochs: int = 6):  # -> cifarlab.t
 
     profile = get_profile("smoke").with_overrides(limit_batches=None, lr_find_steps=20)
     config = TrainConfig(
-        out=str(out), profile=profile, source="synthetic", epochs=epochs, seed=seed, extra={"widths": SMALL_WIDTHS}, **PINNED
+        out=str(out),
+        profile=profile,
+        source="synthetic",
+        epochs=epochs,
+        seed=seed,
+        extra={"widths": SMALL_WIDTHS},
+        **PINNED,
     )
     return train(config)
 
@@ -91,7 +97,10 @@ def small_cnn_accuracy(seed: int = 0) -> float:
 
     torch.manual_seed(seed)
     train, test = load_synthetic(2000, 500, seed=0)
-    as_tensor = lambda s: torch.tensor(s.images).permute(0, 3, 1, 2).float() / 255 - 0.5  # noqa: E731
+
+    def as_tensor(s):
+        return torch.tensor(s.images).permute(0, 3, 1, 2).float() / 255 - 0.5
+
     x, y = as_tensor(train), torch.tensor(train.labels)
     model = nn.Sequential(
         nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
@@ -113,4 +122,3 @@ def small_cnn_accuracy(seed: int = 0) -> float:
 def synthetic_test_set() -> ImageSet:
     """Synthetic test images with object masks, from a stream the models never trained on."""
     return make_synthetic(300, seed=5, split="test")
-

@@ -5,19 +5,20 @@ import importlib.util
 import pytest
 from PIL import Image
 
+from cifarlab.app import build_app, launch  # imports Gradio only when an app is built
+from cifarlab.cli import build_parser, main
+from cifarlab.data import load_splits, resolve_source
+from cifarlab.inference import predict
+from cifarlab.pretrained import load_pretrained
+from cifarlab.profile import get_profile
+
 # Skip only where Gradio is absent: a Gradio that is installed but fails to import (gradio 4.44
 # with huggingface_hub 1.x: "cannot import name 'HfFolder'") is a failure, not a reason to skip.
 if importlib.util.find_spec("gradio") is None:
-    pytest.skip("the Gradio app needs the `app` extra: pip install -e '.[dev,app]' (CI installs it)", allow_module_level=True)
-import gradio  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-
-from cifarlab.app import build_app, launch  # noqa: E402
-from cifarlab.cli import build_parser, main  # noqa: E402
-from cifarlab.data import load_splits, resolve_source  # noqa: E402
-from cifarlab.inference import predict  # noqa: E402
-from cifarlab.pretrained import load_pretrained  # noqa: E402
-from cifarlab.profile import get_profile  # noqa: E402
+    pytest.skip(
+        "the Gradio app needs the `app` extra: pip install -e '.[dev,app]' (CI installs it)", allow_module_level=True
+    )
+from gradio_client import Client, handle_file
 
 
 @pytest.fixture(scope="module")

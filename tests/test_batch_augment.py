@@ -18,13 +18,24 @@ def batch():
 def test_crop_is_a_shift_of_the_reflect_padded_image_as_in_albumentations(batch):
     out = random_crop(batch, 4, torch.Generator().manual_seed(1))
     image = batch[0].permute(1, 2, 0).numpy()
-    padded = A.PadIfNeeded(40, 40, border_mode=cv2.BORDER_REFLECT_101)(image=image)["image"]  # what augment.py pads with
-    windows = {(dy, dx): torch.from_numpy(padded[dy : dy + 32, dx : dx + 32]).permute(2, 0, 1) for dy in range(9) for dx in range(9)}
+    padded = A.PadIfNeeded(40, 40, border_mode=cv2.BORDER_REFLECT_101)(image=image)[
+        "image"
+    ]  # what augment.py pads with
+    windows = {
+        (dy, dx): torch.from_numpy(padded[dy : dy + 32, dx : dx + 32]).permute(2, 0, 1)
+        for dy in range(9)
+        for dx in range(9)
+    }
     assert any(torch.equal(out[0], w) for w in windows.values())
     offsets = set()
     for i in range(len(batch)):
         padded_i = torch.nn.functional.pad(batch[i : i + 1], (4, 4, 4, 4), mode="reflect")[0]
-        found = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(out[i], padded_i[:, dy : dy + 32, dx : dx + 32])]
+        found = [
+            (dy, dx)
+            for dy in range(9)
+            for dx in range(9)
+            if torch.equal(out[i], padded_i[:, dy : dy + 32, dx : dx + 32])
+        ]
         assert found, f"image {i} is not a 32x32 window of the padded image"
         offsets.add(found[0])
     assert len(offsets) > 20  # offsets vary across the batch

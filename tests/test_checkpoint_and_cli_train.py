@@ -4,14 +4,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from cifarlab.checkpoint import CheckpointError, load_model
 from cifarlab.cli import main
-from cifarlab.model import CustomResNet
+from cifarlab.model import ResNet9
 
 from .conftest import REPO
 
@@ -32,10 +31,21 @@ def test_train_command_writes_the_run_folder(trained_run):
 
     auto = choose_settings(accelerator="cpu")  # what the CLI's defaults (auto) choose on this machine
     assert summary["epochs"] == 2 and summary["profile"] == "smoke"
-    assert (summary["precision"], summary["channels_last"], summary["augment"]) == (auto.precision, auto.channels_last, auto.augment)
+    assert (summary["precision"], summary["channels_last"], summary["augment"]) == (
+        auto.precision,
+        auto.channels_last,
+        auto.augment,
+    )
     assert len(summary["chosen_for_this_machine"]) == 3
     assert summary["lr_choice"] and 0 <= summary["test_acc"] <= 1
-    for name in ("metrics.csv", "metrics.png", "lr_find.png", "summary.txt", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+    for name in (
+        "metrics.csv",
+        "metrics.png",
+        "lr_find.png",
+        "summary.txt",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
         assert (trained_run / name).is_file(), name
 
 
@@ -58,9 +68,9 @@ def test_checkpoint_loads_with_its_statistics_and_predicts_like_the_module(train
     contents = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
     assert loaded.mean == tuple(contents["hyper_parameters"]["mean"]) and len(loaded.classes) == 10
     assert not loaded.model.training
-    from cifarlab.lit import LitResNet
+    from cifarlab.lit import LitResNet9
 
-    module = LitResNet(**contents["hyper_parameters"])
+    module = LitResNet9(**contents["hyper_parameters"])
     module.load_state_dict(contents["state_dict"])
     x = torch.randn(4, 3, 32, 32)
     assert torch.allclose(module.eval()(x), loaded.model(x), atol=1e-6)
@@ -68,15 +78,17 @@ def test_checkpoint_loads_with_its_statistics_and_predicts_like_the_module(train
 
 def test_a_half_precision_state_dict_loads_too(trained_run, tmp_path):
     loaded = load_model(trained_run / "checkpoints" / "best.ckpt")
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in loaded.model.state_dict().items()}, tmp_path / "w.pt")
+    torch.save(
+        {k: v.half() if v.is_floating_point() else v for k, v in loaded.model.state_dict().items()}, tmp_path / "w.pt"
+    )
     again = load_model(tmp_path / "w.pt")
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(again.model(x), loaded.model(x), atol=1e-2)
 
 
 def test_a_checkpoint_of_another_model_is_refused_with_the_reason(tmp_path):
-    torch.save(CustomResNet(widths=(8, 16, 32, 64)).state_dict(), tmp_path / "narrow.pt")
-    with pytest.raises(CheckpointError, match=r"not a checkpoint of this CustomResNet.*another shape"):
+    torch.save(ResNet9(widths=(8, 16, 32, 64)).state_dict(), tmp_path / "narrow.pt")
+    with pytest.raises(CheckpointError, match=r"not a checkpoint of this ResNet9.*another shape"):
         load_model(tmp_path / "narrow.pt")
     torch.save(torch.nn.Linear(3, 2).state_dict(), tmp_path / "linear.pt")
     with pytest.raises(CheckpointError, match=r"missing .*unexpected"):
@@ -114,7 +126,10 @@ def test_the_cli_lists_the_same_choices_as_the_package():
     "flags, expected",
     [
         ([], ("auto", None, "auto")),  # left to the machine
-        (["--precision", "32-true", "--no-channels-last", "--augment", "albumentations"], ("32-true", False, "albumentations")),
+        (
+            ["--precision", "32-true", "--no-channels-last", "--augment", "albumentations"],
+            ("32-true", False, "albumentations"),
+        ),
         (["--precision", "bf16-mixed", "--channels-last", "--augment", "batch"], ("bf16-mixed", True, "batch")),
     ],
 )
@@ -136,7 +151,21 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     """Lightning's DDP through --devices and --strategy: two processes, one run folder."""
     env = dict(os.environ, CIFARLAB_CACHE=str(tmp_path / "cache"), PYTHONWARNINGS="ignore")
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "cifarlab", "train", *SMOKE, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "cifarlab",
+        "train",
+        *SMOKE,
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

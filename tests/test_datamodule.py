@@ -4,6 +4,7 @@ import torch
 
 from cifarlab.augment import denormalize
 from cifarlab.datamodule import AugmentedDataset, CIFAR10DataModule, quiet_worker_threads
+from cifarlab.errors import CifarlabError
 from cifarlab.profile import get_profile
 
 
@@ -64,8 +65,8 @@ def test_quiet_worker_threads_limits_opencv_and_torch():
 
 def test_properties_before_setup_explain_themselves():
     dm = CIFAR10DataModule("synthetic")
-    with pytest.raises(RuntimeError, match="setup"):
-        dm.mean
+    with pytest.raises(CifarlabError, match="setup"):
+        _ = dm.mean
 
 
 def test_splits_already_loaded_are_served_without_loading_again(monkeypatch):

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from cifarlab import cli, doctor
-from cifarlab.lessons import build_lessons
 
 from .conftest import REPO
 

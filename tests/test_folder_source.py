@@ -13,7 +13,7 @@ from cifarlab.data import DataError, load_cifar10, make_synthetic, resolve_sourc
 from cifarlab.data.cache import cache_dir
 from cifarlab.data.folder import load_image_folder
 
-from .conftest import images_equal_as_sets, write_image_folder
+from .conftest import images_equal_as_sets
 
 
 def make_tarball(root: Path, target: Path, top: str | None = "cifar") -> Path:

@@ -17,14 +17,14 @@ from cifarlab.gradcam import (
     overlay,
     target_layer,
 )
-from cifarlab.model import CustomResNet, ResidualBlock
+from cifarlab.model import ResidualBlock, ResNet9
 from cifarlab.selfcheck import reference_gradcam_by_hand
 
 from .figures import cam_localisation
 
 
 def test_every_target_layer_is_a_conv_output_never_dropout():
-    model = CustomResNet(widths=(8, 16, 32, 64), dropout=0.2)  # every ConvBlock ends in a Dropout
+    model = ResNet9(widths=(8, 16, 32, 64), dropout=0.2)  # every ConvBlock ends in a Dropout
     for name in TARGET_LAYERS:
         module = target_layer(model, name)
         assert isinstance(module, (nn.ReLU, ResidualBlock)), (name, module)
@@ -102,19 +102,19 @@ def test_leaves_the_model_as_it_found_it(batch):
     finally:
         model.eval()
     with pytest.raises(ValueError, match="model.float"):
-        gradcam(CustomResNet(widths=(8, 16, 32, 64)).half(), x[:1].half())
+        gradcam(ResNet9(widths=(8, 16, 32, 64)).half(), x[:1].half())
 
 
 def test_works_inside_lightning_test_loop_on_a_bf16_model(tmp_path):
     """Called from a callback during trainer.test (inference mode, bf16 autocast on)."""
     from cifarlab.datamodule import CIFAR10DataModule
-    from cifarlab.lit import LitResNet
+    from cifarlab.lit import LitResNet9
     from cifarlab.profile import get_profile
 
     data = CIFAR10DataModule(source="synthetic", profile=get_profile("smoke"))
     data.prepare_data()
     data.setup()
-    module = LitResNet(mean=data.mean, std=data.std, classes=data.classes, widths=(8, 16, 32, 64))
+    module = LitResNet9(mean=data.mean, std=data.std, classes=data.classes, widths=(8, 16, 32, 64))
     maps = []
 
     class CamDuringTest(L.Callback):
@@ -122,8 +122,16 @@ def test_works_inside_lightning_test_loop_on_a_bf16_model(tmp_path):
             assert torch.is_inference_mode_enabled()
             maps.append(gradcam(pl_module, batch[0][:4]))
 
-    trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", limit_test_batches=1, callbacks=[CamDuringTest()],
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        precision="bf16-mixed",
+        limit_test_batches=1,
+        callbacks=[CamDuringTest()],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
     trainer.test(module, datamodule=data, verbose=False)
     assert len(maps) == 1 and maps[0].shape == (4, 32, 32) and np.isfinite(maps[0]).all()
 

@@ -10,12 +10,12 @@ from cifarlab.checkpoint import LoadedModel
 from cifarlab.errors import ImageError
 from cifarlab.evaluation import evaluate
 from cifarlab.inference import explain, predict, to_model_image
-from cifarlab.model import CustomResNet
+from cifarlab.model import ResNet9
 
 
 @pytest.fixture(scope="module")
 def untrained() -> LoadedModel:
-    return LoadedModel(CustomResNet(widths=(8, 16, 32, 64)).eval(), (0.5,) * 3, (0.25,) * 3, tuple("abcdefghij"), {})
+    return LoadedModel(ResNet9(widths=(8, 16, 32, 64)).eval(), (0.5,) * 3, (0.25,) * 3, tuple("abcdefghij"), {})
 
 
 def jpeg_bytes(image: Image.Image) -> bytes:
@@ -40,7 +40,20 @@ def jpeg_bytes(image: Image.Image) -> bytes:
         np.random.default_rng(0).random((40, 40, 3)),  # floats in 0..1
         np.zeros((64, 64, 3), np.uint16),
     ],
-    ids=["rgb-photo", "rgba", "gray", "gray16", "palette", "cmyk", "np-rgb", "np-rgba", "np-gray", "np-gray1", "np-float", "np-uint16"],
+    ids=[
+        "rgb-photo",
+        "rgba",
+        "gray",
+        "gray16",
+        "palette",
+        "cmyk",
+        "np-rgb",
+        "np-rgba",
+        "np-gray",
+        "np-gray1",
+        "np-float",
+        "np-uint16",
+    ],
 )
 def test_any_image_becomes_32x32_rgb_and_gets_a_top_k(untrained, image):
     assert to_model_image(image).shape == (32, 32, 3) and to_model_image(image).dtype == np.uint8

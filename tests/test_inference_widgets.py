@@ -9,7 +9,7 @@ from PIL import Image
 import cifarlab.gradcam as gradcam_module
 from cifarlab.augment import normalize_batch
 from cifarlab.checkpoint import LoadedModel
-from cifarlab.model import CustomResNet
+from cifarlab.model import ResNet9
 from cifarlab.plots import prediction_figure
 from cifarlab.widgets import InferenceApp, gradcam_explorer
 
@@ -17,7 +17,9 @@ from cifarlab.widgets import InferenceApp, gradcam_explorer
 def upload(app: InferenceApp, data: bytes, name: str) -> None:
     """What the browser does: set FileUpload.value to one file."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    app.upload.value = ({"name": name, "type": "", "size": len(data), "content": memoryview(data), "last_modified": now},)
+    app.upload.value = (
+        {"name": name, "type": "", "size": len(data), "content": memoryview(data), "last_modified": now},
+    )
 
 
 def test_gradcam_explorer_redraws_with_its_controls(monkeypatch, synthetic_model, synthetic_test):
@@ -31,7 +33,9 @@ def test_gradcam_explorer_redraws_with_its_controls(monkeypatch, synthetic_model
     monkeypatch.setattr(gradcam_module, "gradcam_view", spy)
     images = synthetic_test.images[:4]
     x = normalize_batch(images, synthetic_model.mean, synthetic_model.std)
-    explorer = gradcam_explorer(synthetic_model.model, images, x, synthetic_test.classes, labels=synthetic_test.labels[:4])
+    explorer = gradcam_explorer(
+        synthetic_model.model, images, x, synthetic_test.classes, labels=synthetic_test.labels[:4]
+    )
     controls = {w.description: w for box in explorer.children[:2] for w in box.children}
     assert set(controls) == {"image", "layer", "class", "opacity"}
     assert calls[-1] == ("layer3", "predicted", 0.5, int(synthetic_test.labels[0]))
@@ -43,7 +47,7 @@ def test_gradcam_explorer_redraws_with_its_controls(monkeypatch, synthetic_model
 
 
 def test_inference_app_classifies_uploads_and_reports_non_images():
-    loaded = LoadedModel(CustomResNet(widths=(8, 16, 32, 64)).eval(), (0.5,) * 3, (0.25,) * 3, tuple("abcdefghij"), {})
+    loaded = LoadedModel(ResNet9(widths=(8, 16, 32, 64)).eval(), (0.5,) * 3, (0.25,) * 3, tuple("abcdefghij"), {})
     app = InferenceApp(loaded, example=np.zeros((40, 60, 3), np.uint8))
     assert app.result is not None and len(app.result.scores) == 3
     upload(app, b"%PDF-1.4 not an image", "cv.pdf")

@@ -27,7 +27,9 @@ print(f(2))'''
 def test_strip_keeps_hints_and_raises_with_the_first():
     lesson = strip_solutions(SOLVED)
     assert "y = x * 2" not in lesson and '"""Doc stays."""' in lesson
-    assert "    # HINT: double it\n    # HINT: with x * 2\n    raise NotImplementedError('Exercise: double it')" in lesson
+    assert (
+        "    # HINT: double it\n    # HINT: with x * 2\n    raise NotImplementedError('Exercise: double it')" in lesson
+    )
     assert "NBVAL_CHECK_OUTPUT" not in lesson and lesson.endswith("print(f(2))")
     namespace: dict = {}
     exec(lesson.replace("print(f(2))", ""), namespace)
@@ -58,7 +60,9 @@ def make_solutions(folder: Path) -> Path:
     folder.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_markdown_cell("[badge](https://colab.research.google.com/github/o/r/blob/main/solutions/a.ipynb)"),
+        nbformat.v4.new_markdown_cell(
+            "[badge](https://colab.research.google.com/github/o/r/blob/main/solutions/a.ipynb)"
+        ),
         nbformat.v4.new_code_cell(SOLVED, outputs=[nbformat.v4.new_output("stream", text="4\n")], execution_count=3),
     ]
     nbformat.write(nb, folder / "a.ipynb")
@@ -106,16 +110,19 @@ def test_every_notebook_opens_with_header_badge_costs_and_the_setup_cell():
         first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
         setup_cells.add("".join(first_code["source"]))
         assert "print_run_info()" in "".join(first_code["source"])
-        assert any("cifarlab" in line and "profile" in line for o in first_code["outputs"] for line in o.get("text", [])), (
-            f"{path.name}: the stored first output must say what produced the notebook"
-        )
+        assert any(
+            "cifarlab" in line and "profile" in line for o in first_code["outputs"] for line in o.get("text", [])
+        ), f"{path.name}: the stored first output must say what produced the notebook"
     assert len(setup_cells) == 1, "every notebook must share the same setup cell"
 
 
 def test_colab_cell_quotes_the_same_specifiers_as_pyproject():
     from packaging.requirements import Requirement
 
-    declared = {Requirement(r).name: Requirement(r) for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        Requirement(r).name: Requirement(r)
+        for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     cell = "".join(json.loads((REPO / "solutions" / "00_start_here.ipynb").read_text())["cells"][1]["source"])
     quoted = re.findall(r'"([^"]+)"', cell.split("%pip install", 1)[1].splitlines()[0])
     for spec in quoted:

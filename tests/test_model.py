@@ -1,29 +1,39 @@
-"""The CustomResNet: its size, its shapes, and the errors for bad input."""
+"""The ResNet9: its size, its shapes, and the errors for bad input."""
 
 import pytest
 import torch
 
-from cifarlab.model import BLOCKS, PARAMETERS_AT_DEFAULTS, ConvBlock, CustomResNet, ResidualBlock, block_outputs, count_parameters, shape_walk, summary
+from cifarlab.model import (
+    BLOCKS,
+    PARAMETERS_AT_DEFAULTS,
+    ConvBlock,
+    ResidualBlock,
+    ResNet9,
+    block_outputs,
+    count_parameters,
+    shape_walk,
+    summary,
+)
 
 
 def test_default_model_has_the_seed_parameter_count_and_ten_logits():
-    model = CustomResNet()
+    model = ResNet9()
     assert count_parameters(model) == PARAMETERS_AT_DEFAULTS == 6_573_130
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert not any(isinstance(m, torch.nn.Conv2d) and m.bias is not None for m in model.modules())
 
 
 def test_widths_dropout_and_logit_scale_are_arguments():
-    small = CustomResNet(widths=(8, 16, 32, 64), dropout=0.1, num_classes=3, logit_scale=1.0)
+    small = ResNet9(widths=(8, 16, 32, 64), dropout=0.1, num_classes=3, logit_scale=1.0)
     assert small(torch.randn(2, 3, 32, 32)).shape == (2, 3)
     assert any(isinstance(m, torch.nn.Dropout) for m in small.modules())
     assert count_parameters(small) == 102_744 + 560 + 195  # convs + BatchNorm + fc, by hand
     x = torch.randn(4, 3, 32, 32)
-    a, b = CustomResNet(logit_scale=1.0).eval(), CustomResNet(logit_scale=0.125).eval()
+    a, b = ResNet9(logit_scale=1.0).eval(), ResNet9(logit_scale=0.125).eval()
     b.load_state_dict(a.state_dict())
     assert torch.allclose(a(x) * 0.125, b(x), atol=1e-5)
     with pytest.raises(ValueError, match="4 numbers"):
-        CustomResNet(widths=(8, 16))
+        ResNet9(widths=(8, 16))
 
 
 def test_residual_block_adds_its_input():
@@ -36,16 +46,22 @@ def test_residual_block_adds_its_input():
 
 
 def test_shape_walk_lists_every_block_with_its_shape():
-    text = shape_walk(CustomResNet())
-    for name, shape in [("prep", "(1, 64, 32, 32)"), ("layer1.1", "(1, 128, 16, 16)"), ("layer2", "(1, 256, 8, 8)"), ("layer3.1", "(1, 512, 4, 4)"), ("fc", "(1, 10)")]:
+    text = shape_walk(ResNet9())
+    for name, shape in [
+        ("prep", "(1, 64, 32, 32)"),
+        ("layer1.1", "(1, 128, 16, 16)"),
+        ("layer2", "(1, 256, 8, 8)"),
+        ("layer3.1", "(1, 512, 4, 4)"),
+        ("fc", "(1, 10)"),
+    ]:
         assert any(line.startswith(name) and shape in line for line in text.splitlines()), name
     assert "6,573,130" in text.splitlines()[-1]
-    outputs = block_outputs(CustomResNet().eval(), torch.randn(2, 3, 32, 32))
+    outputs = block_outputs(ResNet9().eval(), torch.randn(2, 3, 32, 32))
     assert list(outputs) == list(BLOCKS)
 
 
 def test_torchinfo_summary_counts_the_same_parameters():
-    assert summary(CustomResNet(), batch_size=2).total_params == PARAMETERS_AT_DEFAULTS
+    assert summary(ResNet9(), batch_size=2).total_params == PARAMETERS_AT_DEFAULTS
 
 
 @pytest.mark.parametrize(
@@ -60,10 +76,10 @@ def test_torchinfo_summary_counts_the_same_parameters():
 )
 def test_bad_input_names_the_expected_shape(x, words):
     with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)") as error:
-        CustomResNet()(x)
+        ResNet9()(x)
     assert pytest.importorskip("re").search(words, str(error.value))
 
 
 def test_block_outputs_rejects_unknown_names():
     with pytest.raises(ValueError, match="no block named"):
-        block_outputs(CustomResNet(), torch.zeros(1, 3, 32, 32), blocks=("layer9",))
+        block_outputs(ResNet9(), torch.zeros(1, 3, 32, 32), blocks=("layer9",))

@@ -1,6 +1,7 @@
 """pyproject.toml, environment.yml, README and CI must tell the same story."""
 
 import re
+
 import yaml
 from packaging.requirements import Requirement
 

@@ -78,7 +78,12 @@ def test_auto_on_a_cpu_without_bf16_stays_in_fp32(cpu_only):
 def test_what_the_user_names_is_kept_without_reasons(cpu_only):
     cpu_only(WITH_BF16)
     chosen = precision.choose_settings("32-true", False, "albumentations")
-    assert (chosen.precision, chosen.channels_last, chosen.augment, chosen.reasons) == ("32-true", False, "albumentations", ())
+    assert (chosen.precision, chosen.channels_last, chosen.augment, chosen.reasons) == (
+        "32-true",
+        False,
+        "albumentations",
+        (),
+    )
     with pytest.raises(ValueError, match="augment='fast'"):
         precision.choose_settings(augment="fast")
 
@@ -130,7 +135,9 @@ def test_throughput_comparison_is_time_boxed_and_reports_skips():
     settings = default_settings("cpu")
     assert ("16-mixed", False) not in settings and ("bf16-mixed", True) in settings
     # a budget no loaded machine misses, with max_steps bounding the cost on any machine
-    results = compare([("32-true", False), ("32-true", True)], seconds=60.0, batch_size=4, device="cpu", widths=TINY, max_steps=2)
+    results = compare(
+        [("32-true", False), ("32-true", True)], seconds=60.0, batch_size=4, device="cpu", widths=TINY, max_steps=2
+    )
     assert all(r.images_per_second > 0 and 1 <= r.steps <= 2 for r in results), results
     skipped = training_throughput("32-true", batch_size=512, seconds=1e-4, device="cpu", widths=TINY)
     table = comparison_table([*results, skipped])

@@ -16,7 +16,18 @@ from cifarlab.evaluation import evaluate
 from cifarlab.model import PARAMETERS_AT_DEFAULTS, count_parameters
 from cifarlab.profile import get_profile
 
-PROVENANCE_FIELDS = {"data", "recipe", "epochs", "test_accuracy", "device", "date", "versions", "sha256", "history", "train_config"}
+PROVENANCE_FIELDS = {
+    "data",
+    "recipe",
+    "epochs",
+    "test_accuracy",
+    "device",
+    "date",
+    "versions",
+    "sha256",
+    "history",
+    "train_config",
+}
 
 
 def test_the_shipped_model_is_small_complete_and_loads():
@@ -44,7 +55,9 @@ def test_the_shipped_model_is_as_accurate_as_its_provenance_says(jpeg_tarball, s
     result = evaluate(loaded.model, test, loaded.mean, loaded.std)
     recorded = pretrained.provenance()["test_accuracy"]
     tolerance = 4 * math.sqrt(recorded * (1 - recorded) / len(test))
-    print(f"pretrained on {len(test)} test images: {result.accuracy:.2%} (recorded on the full test set: {recorded:.2%})")
+    print(
+        f"pretrained on {len(test)} test images: {result.accuracy:.2%} (recorded on the full test set: {recorded:.2%})"
+    )
     assert abs(result.accuracy - recorded) < tolerance
 
 
@@ -56,7 +69,9 @@ def shipped_here(synthetic_run, tmp_path, monkeypatch):
     return tmp_path / "weights"
 
 
-def test_export_writes_fp16_weights_and_provenance_that_predict_like_the_run(shipped_here, synthetic_run, synthetic_test):
+def test_export_writes_fp16_weights_and_provenance_that_predict_like_the_run(
+    shipped_here, synthetic_run, synthetic_test
+):
     info = pretrained.provenance("shapes")
     assert PROVENANCE_FIELDS <= set(info)
     assert info["test_accuracy"] == json.loads((synthetic_run / "summary.json").read_text())["test_acc"]

@@ -29,7 +29,10 @@ def test_wrong_answers_get_plain_words(capsys):
         "0..255 scale": lambda im: (im.mean(axis=(0, 1, 2)), im.std(axis=(0, 1, 2))),
         "shape (32, 32, 3)": lambda im: ((im / 255).mean(axis=0), None),
         "pair (mean, std)": lambda im: (im / 255).mean(axis=(0, 1, 2)),
-        "std of per-image values": lambda im: ((im / 255).mean(axis=(0, 1, 2)), (im / 255).mean(axis=(1, 2)).std(axis=0)),
+        "std of per-image values": lambda im: (
+            (im / 255).mean(axis=(0, 1, 2)),
+            (im / 255).mean(axis=(1, 2)).std(axis=0),
+        ),
         "ZeroDivisionError": lambda im: 1 / 0,
     }
     for phrase, wrong in cases.items():
@@ -53,7 +56,9 @@ def test_pipeline_check_names_what_is_wrong(capsys):
 
     def zero_fill(mean, std):
         steps = build_ok(mean, std).transforms
-        steps[3] = A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(8, 8), hole_width_range=(8, 8), fill=0, p=1)
+        steps[3] = A.CoarseDropout(
+            num_holes_range=(1, 1), hole_height_range=(8, 8), hole_width_range=(8, 8), fill=0, p=1
+        )
         return A.Compose(steps)
 
     def normalise_first(mean, std):
@@ -68,7 +73,13 @@ def test_pipeline_check_names_what_is_wrong(capsys):
     def no_crop_motion(mean, std):  # padding 0: the crop cannot move
         steps = list(build_ok(mean, std).transforms)
         steps[0] = A.PadIfNeeded(32, 32)
-        steps[3] = A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(8, 8), hole_width_range=(8, 8), fill=tuple(m * 255 for m in mean), p=0.0)
+        steps[3] = A.CoarseDropout(
+            num_holes_range=(1, 1),
+            hole_height_range=(8, 8),
+            hole_width_range=(8, 8),
+            fill=tuple(m * 255 for m in mean),
+            p=0.0,
+        )
         steps[2] = A.HorizontalFlip(p=0.01)
         return A.Compose(steps)
 

@@ -10,7 +10,7 @@ from torch import nn
 from cifarlab import selfcheck
 from cifarlab.loop import train_epoch
 from cifarlab.lr_finder import steepest_descent
-from cifarlab.model import ConvBlock, CustomResNet
+from cifarlab.model import ResNet9
 from cifarlab.schedule import one_cycle
 
 
@@ -44,18 +44,21 @@ def test_residual_block_check(capsys, block, phrase):
     assert selfcheck.residual_block(good) is good
 
 
-def test_custom_resnet_check(capsys):
-    assert selfcheck.custom_resnet(CustomResNet) is CustomResNet
-    narrow = lambda: CustomResNet(widths=(64, 128, 256, 256))  # noqa: E731
-    assert selfcheck.custom_resnet(narrow) is CustomResNet
+def test_resnet9_check(capsys):
+    assert selfcheck.resnet9(ResNet9) is ResNet9
+
+    def narrow():
+        return ResNet9(widths=(64, 128, 256, 256))
+
+    assert selfcheck.resnet9(narrow) is ResNet9
     assert "parameters" in capsys.readouterr().out
 
-    class Biased(CustomResNet):
+    class Biased(ResNet9):
         def __init__(self):
             super().__init__()
             self.prep = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU())
 
-    selfcheck.custom_resnet(Biased)
+    selfcheck.resnet9(Biased)
     assert "bias=False" in capsys.readouterr().out
 
 
@@ -111,7 +114,10 @@ def make_lit(interval="step", optimizer="sgd"):
             else:
                 opt = torch.optim.Adam(self.parameters(), lr=self.max_lr)
             steps = self.trainer.estimated_stepping_batches if interval == "step" else self.trainer.max_epochs
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": one_cycle(opt, self.max_lr, int(steps)), "interval": interval}}
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {"scheduler": one_cycle(opt, self.max_lr, int(steps)), "interval": interval},
+            }
 
     return Lit
 

@@ -11,9 +11,10 @@ import torch
 
 from cifarlab.datamodule import EpochSampler
 from cifarlab.history import COLUMNS, read_history
-from cifarlab.lit import LitResNet
+from cifarlab.lit import LitResNet9
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
 from cifarlab.profile import get_profile
+from cifarlab.recipe import RECIPE
 from cifarlab.train import TrainConfig, train
 
 from .figures import PINNED, SMALL_WIDTHS
@@ -26,7 +27,14 @@ def config(tmp_path, name="run", epochs=2, limit=3, extra=(), **changes):
     same on every machine; "auto" would choose per CPU."""
     profile = get_profile("smoke").with_overrides(limit_batches=limit, lr_find_steps=20)
     changes = {**PINNED, **changes}
-    return TrainConfig(out=str(tmp_path / name), profile=profile, source="synthetic", epochs=epochs, extra={**SMALL, **dict(extra)}, **changes)
+    return TrainConfig(
+        out=str(tmp_path / name),
+        profile=profile,
+        source="synthetic",
+        epochs=epochs,
+        extra={**SMALL, **dict(extra)},
+        **changes,
+    )
 
 
 def without_times(rows):
@@ -47,7 +55,16 @@ def test_training_on_synthetic_data_beats_chance_by_far(synthetic_run):
 def test_run_folder_has_one_history_row_per_real_epoch(tmp_path):
     result = train(config(tmp_path, epochs=2, lr_find=True))
     out = result.out
-    for name in ("config.json", "metrics.csv", "metrics.png", "lr_find.png", "summary.json", "summary.txt", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "metrics.png",
+        "lr_find.png",
+        "summary.json",
+        "summary.txt",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
         assert (out / name).is_file(), name
     rows = read_history(out / "metrics.csv")
     assert [r["epoch"] for r in rows] == [1, 2]  # no rows from the sanity check or the LR finder
@@ -112,7 +129,7 @@ def small_module_and_data(tmp_path):
 
     dm = CIFAR10DataModule("synthetic", get_profile("smoke"))
     dm.setup()
-    return LitResNet(**SMALL, mean=dm.mean, std=dm.std, classes=dm.classes), dm
+    return LitResNet9(**SMALL, mean=dm.mean, std=dm.std, classes=dm.classes), dm
 
 
 def test_lr_finder_suggests_a_rate_and_restores_the_weights(tmp_path):
@@ -120,7 +137,7 @@ def test_lr_finder_suggests_a_rate_and_restores_the_weights(tmp_path):
     before = {k: v.clone() for k, v in module.state_dict().items()}
     result = find_lr(module, dm, fallback=0.4, num_training=30, accelerator="cpu")
     assert result.suggestion is not None and 1e-4 <= result.suggestion <= 10
-    assert module.lr == result.lr == result.suggestion and "steepest" in result.reason
+    assert module.max_lr == result.max_lr == result.suggestion and "steepest" in result.reason
     assert len(result.raw_losses) == len(result.lrs) == len(result.losses) == 30
     assert result.losses[0] == pytest.approx(result.raw_losses[0])  # smoothing starts at the first loss, unbiased
     assert result.losses[0] == pytest.approx(2.3, abs=0.3)  # an untrained 10-class model: about ln(10)
@@ -131,8 +148,8 @@ def test_lr_finder_suggests_a_rate_and_restores_the_weights(tmp_path):
 
 def test_lr_finder_never_fails_silently(tmp_path):
     module, dm = small_module_and_data(tmp_path)
-    result = find_lr(module, dm, fallback=0.05, min_lr=10, max_lr=1e6, num_training=30, accelerator="cpu")
-    assert result.suggestion is None and result.lr == module.lr == 0.05
+    result = find_lr(module, dm, fallback=0.05, start_lr=10, end_lr=1e6, num_training=30, accelerator="cpu")
+    assert result.suggestion is None and result.max_lr == module.max_lr == 0.05
     assert "diverged" in result.reason and "0.05" in result.reason and result.stopped_early
     fig = lr_find_figure(result)
     assert any("fallback" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
@@ -177,9 +194,15 @@ def test_auto_settings_are_chosen_for_the_machine_and_the_summary_says_why(tmp_p
     result = train(config(tmp_path, epochs=1, limit=1, precision="auto", channels_last=None, augment="auto"))
     summary = result.summary
     assert (summary["precision"], summary["channels_last"], summary["augment"]) == (
-        expected.precision, expected.channels_last, expected.augment
+        expected.precision,
+        expected.channels_last,
+        expected.augment,
     )
-    assert [r.split(":")[0] for r in summary["chosen_for_this_machine"]] == ["precision " + expected.precision, "channels-last", "augmentation on whole batches on the CPU"]
+    assert [r.split(":")[0] for r in summary["chosen_for_this_machine"]] == [
+        "precision " + expected.precision,
+        "channels-last",
+        "augmentation on whole batches on the CPU",
+    ]
     assert "auto: precision" in (result.out / "summary.txt").read_text()
 
 
@@ -200,5 +223,5 @@ def test_epoch_sampler_shuffles_by_epoch_and_splits_ranks():
 
 def test_optimizer_choice_is_checked():
     with pytest.raises(ValueError, match="sgd"):
-        LitResNet(optimizer="rmsprop")
-    assert LitResNet(optimizer="adam", **SMALL).lr == 0.01
+        LitResNet9(optimizer="rmsprop")
+    assert LitResNet9(optimizer="adam", **SMALL).max_lr == RECIPE.adam_max_lr

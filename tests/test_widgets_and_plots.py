@@ -40,13 +40,15 @@ def test_figures_have_one_panel_per_image():
 def test_feature_map_explorer_draws_the_chosen_block_and_channels(monkeypatch):
     import torch
 
-    from cifarlab.model import CustomResNet
+    from cifarlab.model import ResNet9
 
     data = make_synthetic(3, seed=0)
     x = torch.from_numpy(data.images).permute(0, 3, 1, 2).float().div(255)
     drawn = []
-    monkeypatch.setattr(widgets_module, "feature_map_figure", lambda image, maps, title: drawn.append((image, maps, title)))
-    explorer = widgets_module.feature_map_explorer(CustomResNet(widths=(16, 32, 64, 128)), data.images, x, count=8)
+    monkeypatch.setattr(
+        widgets_module, "feature_map_figure", lambda image, maps, title: drawn.append((image, maps, title))
+    )
+    explorer = widgets_module.feature_map_explorer(ResNet9(widths=(16, 32, 64, 128)), data.images, x, count=8)
     controls = {w.description: w for w in explorer.children[0].children}
     assert drawn[-1][1].shape == (8, 32, 32)  # prep keeps 32x32
     controls["block"].value = "layer2"

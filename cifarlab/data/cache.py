@@ -11,8 +11,8 @@ import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def cached_arrays(
             with np.load(path, allow_pickle=False) as stored:
                 return {key: stored[key] for key in stored.files}, True
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-            warnings.warn(f"cache entry {path} is unreadable ({error}); decoding again.")
+            warnings.warn(f"cache entry {path} is unreadable ({error}); decoding again.", stacklevel=2)
             path.unlink(missing_ok=True)
     arrays = build()
     directory.mkdir(parents=True, exist_ok=True)

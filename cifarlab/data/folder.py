@@ -16,8 +16,8 @@ import io
 import os
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -26,10 +26,11 @@ from tqdm.auto import tqdm
 from cifarlab.data.cache import cache_key, cached_arrays
 from cifarlab.data.imageset import ImageSet
 from cifarlab.errors import DataError
+from cifarlab.recipe import RECIPE
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp"}
 SPLITS = ("train", "test")
-IMAGE_SIZE = (32, 32)
+IMAGE_SIZE = (RECIPE.image_size, RECIPE.image_size)
 
 LAYOUT_HELP = (
     "A local copy must hold train/<class>/<image> and test/<class>/<image> "
@@ -80,9 +81,7 @@ def _folder_fingerprint(path: Path) -> tuple[int, int]:
 
 
 def _folder_entries(path: Path) -> Iterator[tuple[str, bytes]]:
-    files = sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     for file in tqdm(files, desc=f"Decoding {path.name}", unit="img", mininterval=1.0):
         yield file.relative_to(path).as_posix(), file.read_bytes()
 
@@ -91,10 +90,19 @@ def _tar_entries(path: Path) -> Iterator[tuple[str, bytes]]:
     """Stream the archive once; the progress bar follows the compressed bytes read."""
     size = path.stat().st_size
     try:
-        with open(path, "rb") as raw, tqdm.wrapattr(
-            raw, "read", total=size, desc=f"Decoding {path.name}", unit="B",
-            unit_scale=True, mininterval=1.0,
-        ) as counted, tarfile.open(fileobj=counted, mode="r|*") as archive:
+        with (
+            open(path, "rb") as raw,
+            tqdm.wrapattr(
+                raw,
+                "read",
+                total=size,
+                desc=f"Decoding {path.name}",
+                unit="B",
+                unit_scale=True,
+                mininterval=1.0,
+            ) as counted,
+            tarfile.open(fileobj=counted, mode="r|*") as archive,
+        ):
             for member in archive:
                 if member.isfile() and PurePosixPath(member.name).suffix.lower() in IMAGE_SUFFIXES:
                     data = archive.extractfile(member)
@@ -120,9 +128,7 @@ def _decode(path: Path, entries: Iterator[tuple[str, bytes]]) -> dict[str, np.nd
 
     missing = [s for s in SPLITS if not found[s]]
     if missing:
-        raise DataError(
-            f"'{path}' has no images under {' or '.join(m + '/' for m in missing)}. {LAYOUT_HELP}"
-        )
+        raise DataError(f"'{path}' has no images under {' or '.join(m + '/' for m in missing)}. {LAYOUT_HELP}")
     classes = sorted(found["train"])
     if sorted(found["test"]) != classes:
         raise DataError(

@@ -6,6 +6,7 @@ the rest of the course sees an `ImageSet`, so everything downstream is the same 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,8 +36,7 @@ class ImageSet:
         labels = np.asarray(self.labels)
         if labels.shape != (len(self.images),):
             raise DataError(
-                f"{self.source}: expected one label per image ({len(self.images)}), "
-                f"got labels of shape {labels.shape}."
+                f"{self.source}: expected one label per image ({len(self.images)}), got labels of shape {labels.shape}."
             )
         if not np.issubdtype(labels.dtype, np.integer):
             raise DataError(f"{self.source}: labels must be integers, got {labels.dtype}.")
@@ -48,10 +48,7 @@ class ImageSet:
         object.__setattr__(self, "labels", labels.astype(np.int64, copy=False))
         object.__setattr__(self, "classes", tuple(self.classes))
         if self.masks is not None and self.masks.shape != self.images.shape[:3]:
-            raise DataError(
-                f"{self.source}: masks must have shape {self.images.shape[:3]}, "
-                f"got {self.masks.shape}."
-            )
+            raise DataError(f"{self.source}: masks must have shape {self.images.shape[:3]}, got {self.masks.shape}.")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -80,9 +77,7 @@ def check_images(images: object, what: str = "images") -> None:
         hint = ""
         if images.ndim == 4 and images.shape[1] == 3:
             hint = " It looks channels-first (N, 3, H, W): use images.transpose(0, 2, 3, 1)."
-        raise DataError(
-            f"{what} must have shape (N, H, W, 3) (channels last), got {images.shape}.{hint}"
-        )
+        raise DataError(f"{what} must have shape (N, H, W, 3) (channels last), got {images.shape}.{hint}")
     if images.dtype != np.uint8:
         hint = (
             " Scale floats in 0..1 with (x * 255).round().astype(np.uint8)."
@@ -150,7 +145,10 @@ class DataSplits:
 
     def summary(self) -> str:
         """A few lines that say what the splits hold and where they came from."""
-        fmt = lambda v: "(" + ", ".join(f"{x:.4f}" for x in v) + ")"  # noqa: E731
+
+        def fmt(v: Sequence[float]) -> str:
+            return "(" + ", ".join(f"{x:.4f}" for x in v) + ")"
+
         return "\n".join(
             [
                 f"source : {self.source}",

@@ -27,8 +27,7 @@ def load_official(root: Path, download: bool = True) -> tuple[ImageSet, ImageSet
             dataset = CIFAR10(root=str(root), train=train, download=download)
         except Exception as error:  # torchvision raises URLError, OSError or RuntimeError
             raise DataError(
-                f"could not get the official CIFAR-10 into '{root}' "
-                f"({type(error).__name__}: {error}). {OFFLINE_HELP}"
+                f"could not get the official CIFAR-10 into '{root}' ({type(error).__name__}: {error}). {OFFLINE_HELP}"
             ) from error
         sets.append(
             ImageSet(

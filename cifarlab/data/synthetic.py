@@ -13,8 +13,10 @@ import numpy as np
 from matplotlib.colors import hsv_to_rgb
 
 from cifarlab.data.imageset import ImageSet
+from cifarlab.errors import OptionError
+from cifarlab.recipe import RECIPE
 
-SIZE = 32
+SIZE = RECIPE.image_size  # CIFAR-shaped, so every model and pipeline takes it
 SHAPES = (
     "disc", "square", "triangle", "ring", "plus",
     "diamond", "star", "frame", "crescent", "cross",
@@ -47,7 +49,7 @@ def _shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     if shape == "cross":  # a plus turned by 45 degrees
         u, v = (dx + dy) / np.sqrt(2), (dx - dy) / np.sqrt(2)
         return ((abs(u) <= 0.28) & (abs(v) <= 1.0)) | ((abs(v) <= 0.28) & (abs(u) <= 1.0))
-    raise ValueError(f"unknown shape {shape!r}; choose from {SHAPES}")
+    raise OptionError(f"unknown shape {shape!r}; choose from {SHAPES}")
 
 
 def _render(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

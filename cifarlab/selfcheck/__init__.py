@@ -14,7 +14,13 @@ One module per part of the course: `data` (lesson 01), `model` (02), `training` 
 """
 
 from cifarlab.selfcheck._core import OK, WRONG
-from cifarlab.selfcheck.data import EXPECTED_STEPS, mean_std, reference_mean_std, reference_train_transforms, train_transforms
+from cifarlab.selfcheck.data import (
+    EXPECTED_STEPS,
+    mean_std,
+    reference_mean_std,
+    reference_train_transforms,
+    train_transforms,
+)
 from cifarlab.selfcheck.evaluation import (
     collect_misclassified,
     gradcam_by_hand,
@@ -22,7 +28,7 @@ from cifarlab.selfcheck.evaluation import (
     reference_gradcam_by_hand,
 )
 from cifarlab.selfcheck.inference import prepare_image, reference_prepare
-from cifarlab.selfcheck.model import custom_resnet, residual_block
+from cifarlab.selfcheck.model import residual_block, resnet9
 from cifarlab.selfcheck.training import (
     lightning_module,
     reference_steepest_lr,
@@ -33,8 +39,8 @@ from cifarlab.selfcheck.training import (
 
 __all__ = [
     "EXPECTED_STEPS", "OK", "WRONG",
-    "collect_misclassified", "custom_resnet", "gradcam_by_hand", "lightning_module", "mean_std", "prepare_image", "reference_prepare",
+    "collect_misclassified", "gradcam_by_hand", "lightning_module", "mean_std", "prepare_image", "reference_prepare",
     "reference_collect_misclassified", "reference_gradcam_by_hand", "reference_mean_std",
     "reference_steepest_lr", "reference_train_one_epoch", "reference_train_transforms",
-    "residual_block", "steepest_lr", "train_one_epoch", "train_transforms",
+    "residual_block", "resnet9", "steepest_lr", "train_one_epoch", "train_transforms",
 ]  # fmt: skip

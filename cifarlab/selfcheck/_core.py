@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+from cifarlab.recipe import RECIPE
+
+SIZE = RECIPE.image_size  # the images' height and width in the checks' test cases
 OK, WRONG = "✅", "❌"
 
 

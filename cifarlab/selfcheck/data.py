@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from cifarlab.data.imageset import channel_stats
-from cifarlab.selfcheck._core import _Problem, _report
+from cifarlab.selfcheck._core import SIZE, _Problem, _report
 
 
 def reference_mean_std(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -20,7 +21,7 @@ def mean_std(student: Callable[[np.ndarray], Any]) -> Callable:
 
     def test() -> str:
         rng = np.random.default_rng(7)
-        images = rng.integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
+        images = rng.integers(0, 256, size=(16, SIZE, SIZE, 3), dtype=np.uint8)
         images[..., 2] //= 2  # give the channels different statistics
         want_mean, want_std = channel_stats(images)
         result = student(images.copy())
@@ -79,9 +80,9 @@ def train_transforms(student: Callable[[Sequence[float], Sequence[float]], Any])
         if not 0 < flip.p < 1:
             raise _Problem(f"HorizontalFlip has p={flip.p}: with p=0 nothing flips, with p=1 everything does.")
         # Behaviour: a mean-coloured image must come out as zeros (Normalize uses mean and std).
-        flat = np.tile(np.round(np.array(mean) * 255).astype(np.uint8), (32, 32, 1))
+        flat = np.tile(np.round(np.array(mean) * 255).astype(np.uint8), (SIZE, SIZE, 1))
         outs = [pipeline(image=flat)["image"] for _ in range(8)]  # cutout may apply or not
-        if any(not isinstance(o, torch.Tensor) or tuple(o.shape) != (3, 32, 32) for o in outs):
+        if any(not isinstance(o, torch.Tensor) or tuple(o.shape) != (3, SIZE, SIZE) for o in outs):
             raise _Problem("the output should be a (3, 32, 32) tensor: end with ToTensorV2().")
         if max(float(o.abs().max()) for o in outs) > 0.05:
             raise _Problem(
@@ -90,7 +91,7 @@ def train_transforms(student: Callable[[Sequence[float], Sequence[float]], Any])
             )
         # Behaviour: random crops after padding move the image around.
         rng = np.random.default_rng(0)
-        noise = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+        noise = rng.integers(0, 256, size=(SIZE, SIZE, 3), dtype=np.uint8)
         outs = {pipeline(image=noise)["image"].numpy().tobytes() for _ in range(12)}
         if len(outs) < 4:
             raise _Problem("12 runs gave almost the same image: is the pad-then-random-crop in place?")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cifarlab.selfcheck._core import _Problem, _report
+from cifarlab.selfcheck._core import SIZE, _Problem, _report
 
 
-def reference_collect_misclassified(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reference_collect_misclassified(
+    model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indices, predicted classes, confidences) of the wrongly classified images among
     normalised images x, the most confident mistake first."""
     model.eval()
@@ -28,11 +31,11 @@ def collect_misclassified(student: Callable[..., Any]) -> Callable:
     """Check `collect_misclassified(model, x, labels) -> (indices, predicted, confidence)`."""
 
     def test() -> str:
-        from cifarlab.model import CustomResNet
+        from cifarlab.model import ResNet9
 
         torch.manual_seed(0)
-        model = CustomResNet(widths=(8, 16, 32, 64)).eval()
-        x = torch.randn(40, 3, 32, 32)
+        model = ResNet9(widths=(8, 16, 32, 64)).eval()
+        x = torch.randn(40, 3, SIZE, SIZE)
         with torch.no_grad():
             predicted = model(x).argmax(1)
         labels = predicted.clone()
@@ -43,9 +46,15 @@ def collect_misclassified(student: Callable[..., Any]) -> Callable:
             raise _Problem("it should return three arrays: (indices, predicted, confidence).")
         indices, guessed, confidence = (np.asarray(g.cpu() if isinstance(g, torch.Tensor) else g) for g in got)
         if sorted(indices.tolist()) != sorted(want[0].tolist()):
-            raise _Problem(f"it finds {len(indices)} mistakes, there are {len(want[0])} (images {sorted(want[0].tolist())[:6]}...). Compare the argmax with the labels.")
+            raise _Problem(
+                f"it finds {len(indices)} mistakes, there are {len(want[0])} (images "
+                f"{sorted(want[0].tolist())[:6]}...). Compare the argmax with the labels."
+            )
         if not np.array_equal(indices, want[0]):
-            raise _Problem("the right mistakes, in the wrong order: sort them by confidence, highest first (torch.argsort(..., descending=True)).")
+            raise _Problem(
+                "the right mistakes, in the wrong order: sort them by confidence, highest first "
+                "(torch.argsort(..., descending=True))."
+            )
         if not np.array_equal(guessed, want[1]):
             raise _Problem("the predicted classes are not the argmax of the model's output for those images.")
         if not np.allclose(confidence, want[2], atol=1e-5):
@@ -56,7 +65,9 @@ def collect_misclassified(student: Callable[..., Any]) -> Callable:
     return _report(student, reference_collect_misclassified, test)
 
 
-def reference_gradcam_by_hand(model: torch.nn.Module, x: torch.Tensor, layer: str, targets: Sequence[int]) -> np.ndarray:
+def reference_gradcam_by_hand(
+    model: torch.nn.Module, x: torch.Tensor, layer: str, targets: Sequence[int]
+) -> np.ndarray:
     """GradCAM written out with two hooks: the layer's activations A and the gradient of the
     target scores with respect to them; weights = spatial mean of the gradient; map =
     ReLU(sum of weights * A), scaled to 0..1 per image, resized to 32x32."""
@@ -93,23 +104,35 @@ def gradcam_by_hand(student: Callable[..., Any]) -> Callable:
 
     def test() -> str:
         from cifarlab.gradcam import gradcam
-        from cifarlab.model import CustomResNet
+        from cifarlab.model import ResNet9
 
         torch.manual_seed(1)
-        model = CustomResNet(widths=(8, 16, 32, 64)).eval()
-        x = torch.randn(6, 3, 32, 32)
+        model = ResNet9(widths=(8, 16, 32, 64)).eval()
+        x = torch.randn(6, 3, SIZE, SIZE)
         targets = [0, 1, 2, 3, 4, 5]
         want = gradcam(model, x, "layer2", targets)
         got = student(model, x, "layer2", targets)
         got = np.asarray(got.detach().cpu() if isinstance(got, torch.Tensor) else got, dtype=np.float32)
         if got.shape != want.shape:
-            raise _Problem(f"it returns shape {got.shape}; one 32x32 map per image is {want.shape}. Upsample with F.interpolate(..., size=(32, 32)).")
+            raise _Problem(
+                f"it returns shape {got.shape}; one 32x32 map per image is {want.shape}. Upsample with "
+                "F.interpolate(..., size=(32, 32))."
+            )
         if got.min() < -1e-6 or got.max() > 1 + 1e-5:
-            raise _Problem(f"the maps run from {got.min():.3g} to {got.max():.3g}; scale each to 0..1 (subtract its min, divide by its max).")
+            raise _Problem(
+                f"the maps run from {got.min():.3g} to {got.max():.3g}; scale each to 0..1 (subtract its min, "
+                "divide by its max)."
+            )
         correlation = np.corrcoef(got.ravel(), want.ravel())[0, 1]
         if correlation < 0.95:
-            hint = " Did you apply the ReLU to the weighted sum, and average the gradient over height and width (dims 2, 3)?"
+            hint = (
+                " Did you apply the ReLU to the weighted sum, and average the gradient over height and "
+                "width (dims 2, 3)?"
+            )
             raise _Problem(f"the maps differ from pytorch-grad-cam's (correlation {correlation:.2f}).{hint}")
-        return f"it matches pytorch-grad-cam (correlation {correlation:.3f}, largest difference {np.abs(got - want).max():.3f})."
+        return (
+            f"it matches pytorch-grad-cam (correlation {correlation:.3f}, largest difference "
+            f"{np.abs(got - want).max():.3f})."
+        )
 
     return _report(student, reference_gradcam_by_hand, test)

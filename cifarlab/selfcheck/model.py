@@ -1,8 +1,9 @@
-"""Lesson 02's self-checks: the residual block and the CustomResNet."""
+"""Lesson 02's self-checks: the residual block and the ResNet9."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cifarlab.selfcheck._core import _Problem, _report
 
@@ -28,10 +29,14 @@ def residual_block(student: Callable[[int], Any]) -> Callable:
         x = torch.randn(2, 8, 6, 6)
         out = block(x)
         if tuple(out.shape) != tuple(x.shape):
-            raise _Problem(f"(2, 8, 6, 6) in gave {tuple(out.shape)} out; both convs keep the width: padding=1, no pooling.")
+            raise _Problem(
+                f"(2, 8, 6, 6) in gave {tuple(out.shape)} out; both convs keep the width: padding=1, no pooling."
+            )
         convs, norms, biased = _conv_and_norm_counts(block)
         if convs != 2 or norms != 2:
-            raise _Problem(f"it has {convs} conv(s) and {norms} BatchNorm(s); the block is two conv -> BatchNorm -> ReLU.")
+            raise _Problem(
+                f"it has {convs} conv(s) and {norms} BatchNorm(s); the block is two conv -> BatchNorm -> ReLU."
+            )
         if biased:
             raise _Problem("its convs have a bias; BatchNorm right after adds its own, so use bias=False.")
         block = student(8)  # fresh BatchNorm statistics
@@ -46,12 +51,15 @@ def residual_block(student: Callable[[int], Any]) -> Callable:
     return _report(student, ResidualBlock, test)
 
 
-def custom_resnet(student: Callable[[], Any]) -> Callable:
+def resnet9(student: Callable[[], Any]) -> Callable:
     """Check the assembled network: 6,573,130 parameters, (N, 3, 32, 32) -> (N, 10)."""
-    from cifarlab.model import PARAMETERS_AT_DEFAULTS, CustomResNet, count_parameters
+    from cifarlab.model import PARAMETERS_AT_DEFAULTS, SIZE, ResNet9, count_parameters
+    from cifarlab.recipe import RECIPE
 
     def test() -> str:
         import torch
+
+        widths = ", ".join(str(w) for w in RECIPE.widths)
 
         model = student()
         n = count_parameters(model)
@@ -59,13 +67,22 @@ def custom_resnet(student: Callable[[], Any]) -> Callable:
         if biased:
             raise _Problem(f"{biased} conv(s) have a bias; use bias=False (the BatchNorm after each has one).")
         if convs != 8 or norms != 8:
-            raise _Problem(f"it has {convs} convs and {norms} BatchNorms; ResNet-9 has 8 of each (prep, layer1 x3, layer2, layer3 x3).")
+            raise _Problem(
+                f"it has {convs} convs and {norms} BatchNorms; ResNet-9 has 8 of each (prep, layer1 x3, "
+                "layer2, layer3 x3)."
+            )
         if n != PARAMETERS_AT_DEFAULTS:
-            raise _Problem(f"it has {n:,} parameters, {n - PARAMETERS_AT_DEFAULTS:+,} off the 6,573,130 expected: check the widths 64, 128, 256, 512.")
+            raise _Problem(
+                f"it has {n:,} parameters, {n - PARAMETERS_AT_DEFAULTS:+,} off the {PARAMETERS_AT_DEFAULTS:,} "
+                f"expected: check the widths {widths}."
+            )
         model.eval()
-        out = model(torch.randn(2, 3, 32, 32))
+        out = model(torch.randn(2, 3, SIZE, SIZE))
         if tuple(out.shape) != (2, 10):
-            raise _Problem(f"a batch of 2 images gave output {tuple(out.shape)}; expected (2, 10): pool globally, flatten, then the linear layer.")
+            raise _Problem(
+                f"a batch of 2 images gave output {tuple(out.shape)}; expected (2, 10): pool globally, "
+                "flatten, then the linear layer."
+            )
         return f"{n:,} parameters and 10 logits per image."
 
-    return _report(student, CustomResNet, test)
+    return _report(student, ResNet9, test)
