@@ -83,3 +83,9 @@ def test_bad_input_names_the_expected_shape(x, words):
 def test_block_outputs_rejects_unknown_names():
     with pytest.raises(ValueError, match="no block named"):
         block_outputs(ResNet9(), torch.zeros(1, 3, 32, 32), blocks=("layer9",))
+
+
+def test_customresnet_is_the_seeds_name_for_resnet9():
+    from cifarlab.model import CustomResNet
+
+    assert CustomResNet is ResNet9
