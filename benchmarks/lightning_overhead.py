@@ -45,7 +45,7 @@ def plain_epoch_seconds(loader: DataLoader) -> float:
         nesterov=RECIPE.nesterov,
         weight_decay=RECIPE.weight_decay,
     )
-    schedule = one_cycle(optimizer, 0.4, 2 * len(loader))
+    schedule = one_cycle(optimizer, RECIPE.max_lr, 2 * len(loader))
     train_epoch(model, loader, optimizer, schedule, label_smoothing=0.2)  # warm-up
     start = time.perf_counter()
     train_epoch(model, loader, optimizer, schedule, label_smoothing=0.2)
