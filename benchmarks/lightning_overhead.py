@@ -46,9 +46,9 @@ def plain_epoch_seconds(loader: DataLoader) -> float:
         weight_decay=RECIPE.weight_decay,
     )
     schedule = one_cycle(optimizer, RECIPE.max_lr, 2 * len(loader))
-    train_epoch(model, loader, optimizer, schedule, label_smoothing=0.2)  # warm-up
+    train_epoch(model, loader, optimizer, schedule, label_smoothing=RECIPE.label_smoothing)  # warm-up
     start = time.perf_counter()
-    train_epoch(model, loader, optimizer, schedule, label_smoothing=0.2)
+    train_epoch(model, loader, optimizer, schedule, label_smoothing=RECIPE.label_smoothing)
     return time.perf_counter() - start
 
 

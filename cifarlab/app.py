@@ -35,8 +35,6 @@ from cifarlab.evaluation import evaluate, misclassified
 from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS, gradcam, overlay
 from cifarlab.inference import explain
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home (and none possible offline)
-
 DISPLAY = 224  # the 32x32 images are shown this big, pixels kept sharp
 
 
@@ -101,6 +99,7 @@ def build_app(
 ) -> Any:
     """The Gradio Blocks app for `loaded`. test_images (optional) give the examples and the
     gallery of mistakes; without them those parts say how to get the data."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home (and none possible offline)
     import gradio as gr
 
     if test_images is not None and tuple(test_images.classes) != tuple(loaded.classes):

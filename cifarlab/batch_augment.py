@@ -66,7 +66,10 @@ def batch_augment(
     hole_size: int = RECIPE.hole_size,
     cutout_p: float = RECIPE.cutout_p,
 ) -> torch.Tensor:
-    """Crop, flip and cutout a normalised batch (N, 3, H, W), as `cifarlab.augment` does per image."""
+    """Crop, flip and cutout a normalised batch (N, 3, H, W), as `cifarlab.augment` does per image.
+
+    One cutout square per image, the recipe's `holes`; the per-image path also takes more.
+    """
     if x.ndim != 4:
         raise ImageError(f"batch_augment expects a batch of shape (N, C, H, W), got {tuple(x.shape)}.")
     x = random_crop(x, pad, generator)

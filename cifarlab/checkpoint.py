@@ -79,7 +79,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} has no state dict of tensors (keys: {sorted(contents)[:6]}).")
     state = {k.removeprefix("model."): v for k, v in state.items()}  # LitResNet9 keeps the network as .model
-    classes = tuple(hparams.get("classes") or (f"class {i}" for i in range(10)))
+    classes = tuple(hparams.get("classes") or (f"class {i}" for i in range(RECIPE.num_classes)))
     model = ResNet9(
         widths=hparams.get("widths", RECIPE.widths),
         num_classes=len(classes),

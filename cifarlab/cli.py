@@ -131,8 +131,8 @@ def _build_lessons(args: argparse.Namespace) -> int:
 
 
 # recipe numbers that `cifarlab train` can change, each a LitResNet9 keyword of the same name
+# (not momentum: while OneCycle cycles it, SGD's own setting has no effect)
 RECIPE_OPTIONS = (
-    "momentum",
     "weight_decay",
     "label_smoothing",
     "logit_scale",

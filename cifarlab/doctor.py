@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-from cifarlab.errors import DataError
+from cifarlab.errors import DataError, OptionError
 from cifarlab.profile import get_profile
 
 
@@ -125,7 +125,7 @@ def data_finding() -> Finding:
 def profile_finding() -> Finding:
     try:
         profile = get_profile()
-    except ValueError as error:
+    except OptionError as error:
         return Finding("profile", "invalid", False, str(error))
     import os
 

@@ -1,7 +1,7 @@
 """Quieter Lightning output: two messages that fill every lesson and that nobody can act on.
 
 Called by whatever builds a Trainer in cifarlab (`make_trainer`, `find_lr`, the Lightning
-self-check), not on import: importing a cifarlab module changes nothing.
+self-check), not on import (docs/architecture.md lists the one thing importing cifarlab does).
 """
 
 from __future__ import annotations

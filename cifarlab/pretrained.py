@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-from cifarlab.checkpoint import CheckpointError, LoadedModel, load_model, read_checkpoint
+from cifarlab.checkpoint import LoadedModel, hyper_parameters, load_model, read_checkpoint
+from cifarlab.errors import CheckpointError
 from cifarlab.history import read_history
 from cifarlab.recipe import RECIPE
 from cifarlab.versions import package_versions
@@ -101,7 +102,7 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
     summary, config = _finished_run(run)
     contents = read_checkpoint(run / "checkpoints" / "best.ckpt")
     hparams = {
-        k: v for k, v in contents["hyper_parameters"].items() if isinstance(v, (int, float, str, bool, list, tuple))
+        k: v for k, v in hyper_parameters(contents).items() if isinstance(v, (int, float, str, bool, list, tuple))
     }
     state = {
         k.removeprefix("model."): (v.half() if v.is_floating_point() else v) for k, v in contents["state_dict"].items()

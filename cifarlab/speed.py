@@ -23,6 +23,9 @@ from cifarlab.hardware import cpu_features
 from cifarlab.model import ResNet9
 from cifarlab.recipe import RECIPE
 
+# not the recipe's rate: small, so that steps on random data stay finite (the rate does not change a
+# step's cost, but a diverged fp16 run would make the gradient scaler skip steps)
+TIMING_LR = 0.01
 DTYPES = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
@@ -53,9 +56,7 @@ def _model_and_step(
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=RECIPE.max_lr, momentum=RECIPE.momentum, nesterov=RECIPE.nesterov
-    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=TIMING_LR, momentum=RECIPE.momentum, nesterov=RECIPE.nesterov)
     dtype = DTYPES[precision]
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16-mixed")
 

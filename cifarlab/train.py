@@ -91,6 +91,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
     accelerator = config.accelerator or profile.accelerator
     resumed = hyper_parameters(read_checkpoint(last)) if config.resume else None
+    _check_resumable(config, resumed)
     settings = _settings(config, accelerator, resumed)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -104,9 +105,15 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     found = _find_rate(config, module, datamodule, profile, accelerator, settings, out)
     history = History()
     trainer = make_trainer(
-        out, profile, config.epochs or profile.epochs, accelerator, settings.precision,
-        config.devices, config.strategy, callbacks=[history, *callbacks],
-    )  # fmt: skip
+        out,
+        profile,
+        epochs=config.epochs or profile.epochs,
+        accelerator=accelerator,
+        precision=settings.precision,
+        devices=config.devices,
+        strategy=config.strategy,
+        callbacks=[history, *callbacks],
+    )
     seconds = _fit(trainer, module, datamodule, last, config.resume)
     if not trainer.interrupted:
         _test_best(trainer, module, datamodule)
@@ -141,10 +148,11 @@ def make_trainer(
 ) -> L.Trainer:
     """The course's Trainer: checkpoints of the best and the latest epoch, a CSV log, exact resumes.
 
-    Callbacks: `callbacks`, then `RandomStates` (every random generator's state goes into the
-    checkpoints, so a resumed run draws the same dropout), the best epoch by validation
-    accuracy (`<out>/checkpoints/best.ckpt`, what `trainer.checkpoint_callback` gives) and the
-    latest epoch (`last.ckpt`, to resume from). epochs and accelerator
+    Callbacks: `RandomStates` (every random generator's state goes into the checkpoints, so a
+    resumed run draws the same dropout), the best epoch by validation accuracy
+    (`<out>/checkpoints/best.ckpt`, what `trainer.checkpoint_callback` gives, even if
+    `callbacks` holds checkpoints of its own), the latest epoch (`last.ckpt`, to resume
+    from), then `callbacks`. epochs and accelerator
     default to the profile's; in the smoke profile every split is cut to a few batches.
     """
     quiet_lightning()
@@ -164,7 +172,7 @@ def make_trainer(
         limit_train_batches=profile.limit_batches,
         limit_val_batches=profile.limit_batches,
         limit_test_batches=profile.limit_batches,
-        callbacks=[*callbacks, RandomStates(), best, latest],  # Lightning runs checkpoint callbacks last anyway
+        callbacks=[RandomStates(), best, latest, *callbacks],
         logger=CSVLogger(out, name="logs"),
         use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
         deterministic=accelerator == "cpu",
@@ -185,6 +193,25 @@ def _check_options(config: TrainConfig, last: Path) -> None:
         )
     if config.resume and not last.exists():
         raise OptionError(f"nothing to resume in {config.out}: there is no checkpoints/last.ckpt.")
+
+
+def _check_resumable(config: TrainConfig, resumed: dict[str, Any] | None) -> None:
+    """A resumed run continues with its own recipe: refuse options that ask for another one."""
+    if resumed is None:
+        return
+    asked = {**config.extra, **({"max_lr": config.max_lr} if config.max_lr is not None else {})}
+
+    def plain(value: Any) -> Any:  # checkpoints keep tuples as lists
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    changed = [
+        f"{k}={v!r} (the run has {resumed.get(k)!r})" for k, v in asked.items() if plain(resumed.get(k)) != plain(v)
+    ]
+    if changed:
+        raise OptionError(
+            f"{config.out} continues with the recipe it started with, but this asks for {', '.join(changed)}. "
+            "Drop those options to resume, or start a new run with another --out."
+        )
 
 
 def _settings(config: TrainConfig, accelerator: str, resumed: dict[str, Any] | None) -> Settings:

@@ -13,16 +13,20 @@ from cifarlab.errors import CifarlabError
 from .conftest import REPO
 
 USER_ERRORS = {name for name, cls in vars(errors).items() if inspect.isclass(cls) and issubclass(cls, CifarlabError)}
-# raised on purpose and not a user's mistake: Ctrl+C (with how to resume), and the stub a lesson's exercise starts with
-NOT_USER_ERRORS = {"KeyboardInterrupt", "NotImplementedError"}
+# raised on purpose: Ctrl+C (with how to resume), the stub a lesson's exercise starts with, and
+# Gradio's gr.Error, which the app raises to show a user's mistake (carrying an ImageError's words) in the page
+NOT_USER_ERRORS = {"KeyboardInterrupt", "NotImplementedError", "Error"}
 
 
 def raised_names(source: str) -> list[tuple[int, str]]:
-    """(line, class name) of every `raise Name(...)` in `source`."""
+    """(line, class name) of every `raise X(...)`, `raise module.X(...)` and `raise X` in `source`."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and isinstance(node.exc.func, ast.Name):
-            found.append((node.lineno, node.exc.func.id))
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            name = raised.attr if isinstance(raised, ast.Attribute) else getattr(raised, "id", None)
+            if name and name[0].isupper():  # a class, not `raise error` (re-raising a caught instance)
+                found.append((node.lineno, name))
     return found
 
 
@@ -45,8 +49,9 @@ def test_the_package_raises_only_user_errors():
     assert not wrong, "raise an error from cifarlab.errors instead:\n" + "\n".join(wrong)
 
 
-def test_the_scan_sees_a_builtin_raise():
-    assert raised_names("def f():\n    raise ValueError('x')\n") == [(2, "ValueError")]
+def test_the_scan_sees_every_form_of_raise():
+    source = "def f():\n    raise ValueError('x')\n    raise builtins.TypeError('y')\n    raise RuntimeError\n"
+    assert raised_names(source) == [(2, "ValueError"), (3, "TypeError"), (4, "RuntimeError")]
 
 
 def test_the_cli_prints_a_user_error_as_one_line(monkeypatch, capsys):

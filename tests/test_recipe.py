@@ -140,7 +140,7 @@ def test_a_changed_recipe_reaches_the_code_that_reads_it(monkeypatch):
     """The modules read the recipe's values, not copies: a changed recipe changes what they build."""
     import torch
 
-    from cifarlab import schedule
+    from cifarlab import recipe, schedule
     from cifarlab.cli import build_parser
 
     assert RECIPE.default_max_lr("adam") == RECIPE.adam_max_lr and RECIPE.default_max_lr("sgd") == RECIPE.max_lr
@@ -149,6 +149,20 @@ def test_a_changed_recipe_reaches_the_code_that_reads_it(monkeypatch):
     cycle = schedule.one_cycle(optimizer, 1.0, 100)
     group = optimizer.param_groups[0]
     assert (group["base_momentum"], group["max_momentum"]) == (0.5, 0.6) and cycle.total_steps == 101
-    train_help = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    for name in ("weight_decay", "label_smoothing", "momentum"):
-        assert f"{getattr(RECIPE, name):g}" in train_help and "--" + name.replace("_", "-") in train_help
+    changed = replace(RECIPE, weight_decay=0.00123, label_smoothing=0.345, epochs=77, max_lr=0.678)
+    monkeypatch.setattr(recipe, "RECIPE", changed)
+    train_help = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    for shown in ("--weight-decay X 0.00123", "--label-smoothing X 0.345", "the recipe's 77", "0.678 for sgd"):
+        assert shown in train_help, shown
+
+
+def test_checkpoints_from_before_the_rename_read_lr_as_max_lr():
+    from cifarlab.checkpoint import hyper_parameters, read_checkpoint
+    from cifarlab.lit import LitResNet9
+    from cifarlab.pretrained import pretrained_path
+
+    shipped = read_checkpoint(pretrained_path())  # saved when the peak rate was called `lr`
+    assert "lr" in shipped["hyper_parameters"]
+    hparams = hyper_parameters(shipped)
+    assert "lr" not in hparams and hparams["max_lr"] == shipped["hyper_parameters"]["lr"]
+    assert LitResNet9(**hparams).max_lr == hparams["max_lr"]

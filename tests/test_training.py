@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from cifarlab.datamodule import EpochSampler
+from cifarlab.errors import OptionError
 from cifarlab.history import COLUMNS, read_history
 from cifarlab.lit import LitResNet9
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
@@ -225,3 +226,28 @@ def test_optimizer_choice_is_checked():
     with pytest.raises(ValueError, match="sgd"):
         LitResNet9(optimizer="rmsprop")
     assert LitResNet9(optimizer="adam", **SMALL).max_lr == RECIPE.adam_max_lr
+
+
+def test_a_resumed_run_refuses_options_that_ask_for_another_recipe():
+    from cifarlab.train import _check_resumable
+
+    resumed = {"max_lr": 0.4, "widths": [16, 32, 64, 128], "label_smoothing": 0.2}
+    same = TrainConfig(resume=True, max_lr=0.4, extra={"widths": SMALL_WIDTHS, "label_smoothing": 0.2})
+    _check_resumable(same, resumed)  # the same recipe again (tuples come back as lists): fine
+    with pytest.raises(OptionError, match=r"label_smoothing=0\.1 \(the run has 0\.2\).*Drop those options"):
+        _check_resumable(TrainConfig(resume=True, extra={"label_smoothing": 0.1}), resumed)
+    with pytest.raises(OptionError, match=r"max_lr=0\.1"):
+        _check_resumable(TrainConfig(resume=True, max_lr=0.1), resumed)
+
+
+def test_make_trainer_keeps_its_best_checkpoint_first(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from cifarlab.rng import RandomStates
+    from cifarlab.train import make_trainer
+
+    mine = ModelCheckpoint(tmp_path / "mine", monitor="train_loss")
+    trainer = make_trainer(tmp_path, get_profile("smoke"), callbacks=[mine])
+    assert trainer.checkpoint_callback.filename == "best" and mine in trainer.checkpoint_callbacks
+    assert any(isinstance(c, RandomStates) for c in trainer.callbacks)
+    assert trainer.max_epochs == get_profile("smoke").epochs and trainer.limit_train_batches == 4

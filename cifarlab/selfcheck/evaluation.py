@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cifarlab.recipe import RECIPE
 from cifarlab.selfcheck._core import SIZE, _Problem, _report
 
 
@@ -39,7 +40,7 @@ def collect_misclassified(student: Callable[..., Any]) -> Callable:
         with torch.no_grad():
             predicted = model(x).argmax(1)
         labels = predicted.clone()
-        labels[::3] = (labels[::3] + 1) % 10  # every third image is "wrong"
+        labels[::3] = (labels[::3] + 1) % RECIPE.num_classes  # every third image is "wrong"
         want = reference_collect_misclassified(model, x, labels)
         got = student(model, x, labels)
         if not isinstance(got, tuple) or len(got) != 3:

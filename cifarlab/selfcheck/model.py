@@ -78,10 +78,10 @@ def resnet9(student: Callable[[], Any]) -> Callable:
             )
         model.eval()
         out = model(torch.randn(2, 3, SIZE, SIZE))
-        if tuple(out.shape) != (2, 10):
+        if tuple(out.shape) != (2, RECIPE.num_classes):
             raise _Problem(
-                f"a batch of 2 images gave output {tuple(out.shape)}; expected (2, 10): pool globally, "
-                "flatten, then the linear layer."
+                f"a batch of 2 images gave output {tuple(out.shape)}; expected (2, {RECIPE.num_classes}): "
+                "pool globally, flatten, then the linear layer."
             )
         return f"{n:,} parameters and 10 logits per image."
 

@@ -29,7 +29,7 @@ def train_one_epoch(student: Callable[..., float]) -> Callable:
         from cifarlab.schedule import one_cycle
 
         torch.manual_seed(0)
-        batches = [(torch.randn(8, 3, SIZE, SIZE), torch.randint(0, 10, (8,))) for _ in range(3)]
+        batches = [(torch.randn(8, 3, SIZE, SIZE), torch.randint(0, RECIPE.num_classes, (8,))) for _ in range(3)]
         results = []
         for fn in (student, reference_train_one_epoch):
             torch.manual_seed(1)
@@ -83,7 +83,7 @@ def lightning_module(student: Callable[..., Any]) -> Callable:
         quiet_lightning()
         torch.manual_seed(0)
         module = student(ResNet9(widths=(4, 8, 8, 8)), 0.1)
-        data = TensorDataset(torch.randn(32, 3, SIZE, SIZE), torch.randint(0, 10, (32,)))
+        data = TensorDataset(torch.randn(32, 3, SIZE, SIZE), torch.randint(0, RECIPE.num_classes, (32,)))
         before = [p.detach().clone() for p in module.parameters()]
         trainer = L.Trainer(
             max_epochs=2,
