@@ -53,11 +53,12 @@ def feature_map_explorer(model: torch.nn.Module, images: np.ndarray, x: torch.Te
 
     images: uint8 NHWC (what is shown); x: the same images normalised, (N, 3, 32, 32).
     """
+    widest = max(getattr(m, "out_channels", 0) for m in model.modules())  # the most channels a block has
     layers = [b for b in BLOCKS if b not in ("pool", "fc")]
     controls = {
         "index": widgets.IntSlider(0, 0, len(images) - 1, description="image"),
         "layer": widgets.Dropdown(options=layers, value=layers[0], description="block"),
-        "first": widgets.IntSlider(0, 0, max(RECIPE.widths) - count, step=count, description="channels from"),
+        "first": widgets.IntSlider(0, 0, widest - count, step=count, description="channels from"),
     }
     output = widgets.Output()
 
