@@ -157,7 +157,10 @@ def make_trainer(
     """
     quiet_lightning()
     accelerator = accelerator or profile.accelerator
-    best = ModelCheckpoint(Path(out) / "checkpoints", filename="best", monitor="val_acc", mode="max")
+    # no version counter: a lesson run again rewrites best.ckpt instead of adding best-v1.ckpt
+    best = ModelCheckpoint(
+        Path(out) / "checkpoints", filename="best", monitor="val_acc", mode="max", enable_version_counter=False
+    )
     # A separate callback for the latest epoch: Lightning 2.6's save_last=True writes last.ckpt
     # only in epochs where the best one improved, and a resume must start from the latest.
     latest = ModelCheckpoint(
