@@ -21,7 +21,7 @@ OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum, or AdamW
 AUGMENT_MODES = ("albumentations", "batch", "none")  # per image in the loader, per batch on the device, or none
 
 
-def _(value: object, unit: str, why: str) -> Any:
+def choice(value: object, unit: str, why: str) -> Any:
     """A recipe field: its default, its unit and why it is what it is (shown by `print(RECIPE)`)."""
     return field(default=value, metadata={"unit": unit, "why": why})
 
@@ -31,41 +31,47 @@ class Recipe:
     """The numbers of one training recipe: `print(RECIPE)` lists each with its unit and why."""
 
     # the model
-    image_size: int = _(32, "px", "CIFAR-10's images; the network's three pools take them to 4x4")
-    widths: tuple[int, int, int, int] = _(
+    image_size: int = choice(32, "px", "CIFAR-10's images; the network's three pools take them to 4x4")
+    widths: tuple[int, int, int, int] = choice(
         (64, 128, 256, 512), "channels", "of prep, layer1, layer2, layer3, as in Page's ResNet-9"
     )
-    num_classes: int = _(10, "classes", "CIFAR-10's: the outputs of the last layer")
-    logit_scale: float = _(0.125, "factor", "on the logits: a temperature that keeps the softmax from saturating early")
+    num_classes: int = choice(10, "classes", "CIFAR-10's: the outputs of the last layer")
+    logit_scale: float = choice(
+        0.125, "factor", "on the logits: a temperature that keeps the softmax from saturating early"
+    )
 
     # the optimizer
-    optimizer: str = _("sgd", "name", "SGD with Nesterov momentum; 'adam' is AdamW")
-    max_lr: float = _(0.4, "rate", "OneCycle's peak for SGD at batch 512: the largest that stays stable (lesson 05)")
-    adam_max_lr: float = _(0.01, "rate", "OneCycle's peak for AdamW, whose steps are normalised, so far smaller")
-    momentum: float = _(0.9, "factor", "given to SGD; replaced by OneCycle's cycle while cycle_momentum is on")
-    nesterov: bool = _(True, "flag", "look-ahead momentum: a little faster and steadier than plain momentum")
-    weight_decay: float = _(5e-4, "per step x rate", "L2 penalty: keeps the weights small, as BatchNorm nets need")
-    label_smoothing: float = _(0.2, "fraction", "of the target spread over all classes: no push to extreme logits")
+    optimizer: str = choice("sgd", "name", "SGD with Nesterov momentum; 'adam' is AdamW")
+    max_lr: float = choice(
+        0.4, "rate", "OneCycle's peak for SGD at batch 512: the largest that stays stable (lesson 05)"
+    )
+    adam_max_lr: float = choice(0.01, "rate", "OneCycle's peak for AdamW, whose steps are normalised, so far smaller")
+    momentum: float = choice(0.9, "factor", "given to SGD; replaced by OneCycle's cycle while cycle_momentum is on")
+    nesterov: bool = choice(True, "flag", "look-ahead momentum: a little faster and steadier than plain momentum")
+    weight_decay: float = choice(5e-4, "per step x rate", "L2 penalty: keeps the weights small, as BatchNorm nets need")
+    label_smoothing: float = choice(0.2, "fraction", "of the target spread over all classes: no push to extreme logits")
 
     # the OneCycle schedule, stepped after every batch
-    pct_start: float = _(0.25, "fraction of steps", "spent warming up to max_lr, so a fresh network settles first")
-    div_factor: float = _(25.0, "divisor", "the rate starts at max_lr / div_factor")
-    final_div_factor: float = _(1e3, "divisor", "and ends at max_lr / div_factor / final_div_factor: a long, low tail")
-    anneal_strategy: str = _("linear", "name", "straight lines up and down, like Page's piecewise-linear schedule")
-    cycle_momentum: bool = _(True, "flag", "OneCycle moves momentum against the rate (PyTorch's default)")
-    base_momentum: float = _(0.85, "factor", "momentum at the peak rate, when cycle_momentum is on")
-    max_momentum: float = _(0.95, "factor", "momentum at the start and end, when cycle_momentum is on")
+    pct_start: float = choice(0.25, "fraction of steps", "spent warming up to max_lr, so a fresh network settles first")
+    div_factor: float = choice(25.0, "divisor", "the rate starts at max_lr / div_factor")
+    final_div_factor: float = choice(
+        1e3, "divisor", "and ends at max_lr / div_factor / final_div_factor: a long, low tail"
+    )
+    anneal_strategy: str = choice("linear", "name", "straight lines up and down, like Page's piecewise-linear schedule")
+    cycle_momentum: bool = choice(True, "flag", "OneCycle moves momentum against the rate (PyTorch's default)")
+    base_momentum: float = choice(0.85, "factor", "momentum at the peak rate, when cycle_momentum is on")
+    max_momentum: float = choice(0.95, "factor", "momentum at the start and end, when cycle_momentum is on")
 
     # the run
-    batch_size: int = _(512, "images", "per step: fills a GPU, and max_lr is tuned for it")
-    epochs: int = _(24, "passes", "over the training images: Page's 94% recipe")
+    batch_size: int = choice(512, "images", "per step: fills a GPU, and max_lr is tuned for it")
+    epochs: int = choice(24, "passes", "over the training images: Page's 94% recipe")
 
     # augmentation: per image (Albumentations) or per batch on the device, the same numbers
-    pad: int = _(4, "px", "reflect padding before the random crop back to image_size: shifts of up to 4 px")
-    flip_p: float = _(0.5, "probability", "of a left-right mirror: a mirrored cat is still a cat")
-    holes: int = _(1, "squares", "cut out per image")
-    hole_size: int = _(8, "px", "side of a cutout square: hides a telltale patch, not the object")
-    cutout_p: float = _(0.5, "probability", "that an image gets its cutout")
+    pad: int = choice(4, "px", "reflect padding before the random crop back to image_size: shifts of up to 4 px")
+    flip_p: float = choice(0.5, "probability", "of a left-right mirror: a mirrored cat is still a cat")
+    holes: int = choice(1, "squares", "cut out per image")
+    hole_size: int = choice(8, "px", "side of a cutout square: hides a telltale patch, not the object")
+    cutout_p: float = choice(0.5, "probability", "that an image gets its cutout")
 
     def default_max_lr(self, optimizer: str) -> float:
         """OneCycle's peak rate for `optimizer` ("sgd" or "adam")."""
