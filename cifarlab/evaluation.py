@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from cifarlab.augment import normalize_batch
 from cifarlab.data.imageset import ImageSet
 from cifarlab.errors import CifarlabError, OptionError
+from cifarlab.model import eval_mode
 from cifarlab.plots import image_grid
 
 
@@ -58,13 +59,12 @@ def evaluate(
 ) -> Evaluation:
     """Run `model` over every image (in eval mode, in fp32) and measure it."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval().to(device)
+    model.to(device)
     classes = images.classes
     per_class = MulticlassAccuracy(num_classes=len(classes), average=None).to(device)
     confusion = MulticlassConfusionMatrix(num_classes=len(classes)).to(device)
     total_loss, probabilities = 0.0, []
-    try:
+    with eval_mode(model):
         for start in tqdm(range(0, len(images), batch_size), desc="evaluating", leave=False):
             x = normalize_batch(images.images[start : start + batch_size], mean, std, device)
             y = torch.from_numpy(images.labels[start : start + batch_size]).to(device)
@@ -73,8 +73,6 @@ def evaluate(
             per_class.update(logits, y)
             confusion.update(logits, y)
             probabilities.append(logits.softmax(1).cpu())
-    finally:
-        model.train(was_training)
     probs = torch.cat(probabilities).numpy()
     predictions = probs.argmax(1)
     return Evaluation(

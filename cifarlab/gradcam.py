@@ -29,6 +29,7 @@ from torch import nn
 
 from cifarlab.data.imageset import check_images
 from cifarlab.errors import ImageError, OptionError
+from cifarlab.model import eval_mode
 
 # name -> what the layer is. The names are what the lesson, the widget and the app offer.
 TARGET_LAYERS = {
@@ -89,12 +90,15 @@ def gradcam(
             f"targets has {len(targets)} classes for {len(x)} images: give one per image, or None for the "
             "predicted ones."
         )
-    was_training = net.training
-    net.eval()
     maps = []
     try:
         # Outside inference mode and autocast, gradients on: whatever context the caller is in.
-        with torch.inference_mode(False), torch.enable_grad(), torch.autocast(parameter.device.type, enabled=False):
+        with (
+            eval_mode(net),
+            torch.inference_mode(False),
+            torch.enable_grad(),
+            torch.autocast(parameter.device.type, enabled=False),
+        ):
             with GradCAM(model=net, target_layers=[target_layer(net, layer)]) as cam:
                 for start in range(0, len(x), batch_size):
                     # A copy made here is an ordinary tensor even if x was made under inference mode.
@@ -108,7 +112,6 @@ def gradcam(
                     maps.append(cam(input_tensor=chunk, targets=chosen))
     finally:
         net.zero_grad(set_to_none=True)  # GradCAM's backward pass filled .grad; leave no trace
-        net.train(was_training)
     return np.concatenate(maps).astype(np.float32)
 
 

@@ -21,7 +21,7 @@ from cifarlab.augment import normalize_batch
 from cifarlab.checkpoint import LoadedModel
 from cifarlab.errors import ImageError, OptionError
 from cifarlab.gradcam import DEFAULT_LAYER, gradcam, overlay
-from cifarlab.model import SIZE
+from cifarlab.model import SIZE, eval_mode
 
 ImageLike = str | os.PathLike | bytes | io.IOBase | Image.Image | np.ndarray
 
@@ -141,12 +141,8 @@ def probabilities(loaded: LoadedModel, images: np.ndarray) -> np.ndarray:
     """Softmax probabilities (N, classes) for uint8 32x32 RGB images (N, 32, 32, 3)."""
     model = loaded.model
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model(normalize_batch(images, loaded.mean, loaded.std, device)).float()
-    finally:
-        model.train(was_training)
     return logits.softmax(1).cpu().numpy()
 
 
