@@ -186,11 +186,8 @@ def gradcam_view(
     target: "predicted", "true" (needs true_label) or a class name.
     """
     net = _network(model)
-    with torch.no_grad():
-        was_training = net.training
-        net.eval()
+    with torch.no_grad(), eval_mode(net):
         probs = net(x[None].float().to(next(net.parameters()).device)).float().softmax(1)[0].cpu().numpy()
-        net.train(was_training)
     predicted = int(probs.argmax())
     if target == "predicted":
         chosen = predicted
