@@ -52,3 +52,12 @@ def test_setup_and_ci_install_the_app_extra_the_app_tests_need():
 
 def test_the_pretrained_weights_ship_in_the_package():
     assert "weights/*.pt" in PYPROJECT["tool"]["setuptools"]["package-data"]["cifarlab"]
+
+
+def test_readme_lists_the_recipe_options_train_has():
+    from cifarlab.cli import RECIPE_OPTIONS
+
+    readme = " ".join((REPO / "README.md").read_text().split())
+    listed = re.search(r"the recipe options \(([^)]*)\)", readme)
+    assert listed, "README must list the recipe options of `cifarlab train`"
+    assert set(re.findall(r"`--([a-z-]+)`", listed.group(1))) == {o.replace("_", "-") for o in RECIPE_OPTIONS}
