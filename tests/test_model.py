@@ -89,3 +89,19 @@ def test_customresnet_is_the_seeds_name_for_resnet9():
     from cifarlab.model import CustomResNet
 
     assert CustomResNet is ResNet9
+
+
+def test_eval_mode_restores_the_mode_it_found_even_after_an_error():
+    from cifarlab.model import eval_mode
+
+    model = ResNet9(widths=(4, 8, 8, 8)).train()
+    with eval_mode(model):
+        assert not model.training
+    assert model.training
+    with pytest.raises(RuntimeError, match="inside"), eval_mode(model):
+        raise RuntimeError("inside")
+    assert model.training
+    model.eval()
+    with eval_mode(model):
+        pass
+    assert not model.training  # a model that was in eval mode stays there
