@@ -1,4 +1,5 @@
-"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, export, app, build-lessons."""
+"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, export, app,
+build-lessons, grade."""
 
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def _app(args: argparse.Namespace) -> int:
 def _build_lessons(args: argparse.Namespace) -> int:
     from cifarlab.lessons import build_lessons
 
-    stale = build_lessons(Path(args.solutions), Path(args.lessons), check=args.check)
+    catalogue = Path(args.catalogue) if args.catalogue else None
+    stale = build_lessons(Path(args.solutions), Path(args.lessons), check=args.check, catalogue=catalogue)
     if args.check:
         if stale:
             print("lessons/ is stale:\n  " + "\n  ".join(stale))
@@ -127,6 +129,16 @@ def _build_lessons(args: argparse.Namespace) -> int:
         print("lessons/ is up to date with solutions/.")
         return 0
     print("\n".join(f"wrote: {s}" for s in stale) or "lessons/ was already up to date.")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from cifarlab.grade import grade, table
+
+    rows = grade(args.notebooks, args.out, timeout=args.timeout, profile=args.profile)
+    print()
+    print(table(rows))
+    print(f"\nreport: {args.out}")
     return 0
 
 
@@ -177,11 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_command(commands)
     _add_export_command(commands)
     _add_app_command(commands)
-    lessons = commands.add_parser("build-lessons", help="write lessons/ from solutions/")
+    lessons = commands.add_parser("build-lessons", help="write lessons/ and the exercises' hints from solutions/")
     lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")
     lessons.add_argument("--solutions", default="solutions")
     lessons.add_argument("--lessons", default="lessons")
+    lessons.add_argument(
+        "--catalogue",
+        help="where the exercises' hints go (default: cifarlab/selfcheck/exercises.json beside solutions/)",
+    )
     lessons.set_defaults(handler=_build_lessons)
+    _add_grade_command(commands)
     return parser
 
 
@@ -273,6 +290,19 @@ def _add_app_command(commands: argparse._SubParsersAction) -> None:
     app.add_argument("--gallery", type=int, default=24, help="how many mistakes to show (default 24)")
     app.add_argument("--no-data", action="store_true", help="start without test images")
     app.set_defaults(handler=_app)
+
+
+def _add_grade_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.profile import PROFILE_NAMES
+
+    grade = commands.add_parser("grade", help="run students' notebooks and report each exercise's verdict as CSV")
+    grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the students' .ipynb files")
+    grade.add_argument("--out", required=True, help="the report, a CSV file (its folder must exist)")
+    grade.add_argument("--timeout", type=float, default=300, help="seconds a cell may run (default 300)")
+    grade.add_argument(
+        "--profile", choices=PROFILE_NAMES, default="smoke", help="the profile the notebooks run in (default smoke)"
+    )
+    grade.set_defaults(handler=_grade)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
-from tqdm.auto import tqdm
 
 from cifarlab.augment import normalize_batch
 from cifarlab.data.imageset import ImageSet
 from cifarlab.errors import CifarlabError, OptionError
 from cifarlab.model import eval_mode
 from cifarlab.plots import image_grid
+from cifarlab.progress import progress
 
 
 @dataclass
@@ -65,7 +65,7 @@ def evaluate(
     confusion = MulticlassConfusionMatrix(num_classes=len(classes)).to(device)
     total_loss, probabilities = 0.0, []
     with eval_mode(model):
-        for start in tqdm(range(0, len(images), batch_size), desc="evaluating", leave=False):
+        for start in progress(range(0, len(images), batch_size), desc="evaluating", leave=False):
             x = normalize_batch(images.images[start : start + batch_size], mean, std, device)
             y = torch.from_numpy(images.labels[start : start + batch_size]).to(device)
             logits = model(x).float()

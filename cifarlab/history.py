@@ -84,11 +84,12 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def metrics_figure(rows: list[dict[str, float]], title: str = "") -> Figure:
+def metrics_figure(rows: list[dict[str, float]], title: str = "", label_smoothing: float = 0.0) -> Figure:
     """Loss and accuracy per epoch, train and validation side by side.
 
     A series the rows do not have (e.g. no train_acc from a loop that does not measure it)
-    is left out.
+    is left out. Pass the run's `label_smoothing` when its training loss includes it: the
+    loss panel's title then says so (a smoothed loss cannot reach 0).
     """
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
@@ -97,7 +98,8 @@ def metrics_figure(rows: list[dict[str, float]], title: str = "") -> Figure:
         for ax, metric, scale in ((loss_ax, "loss", 1), (acc_ax, "acc", 100)):
             if all(f"{split}_{metric}" in r for r in rows):
                 ax.plot(epochs, [scale * r[f"{split}_{metric}"] for r in rows], style, label=split, markersize=3)
-    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (train includes label smoothing)")
+    smoothing = f" (train with label smoothing {label_smoothing:g})" if label_smoothing else ""
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss" + smoothing)
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Sized
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from cifarlab.progress import progress
 from cifarlab.recipe import RECIPE
 from cifarlab.schedule import one_cycle
 
@@ -42,14 +42,14 @@ def train_epoch(
     label_smoothing: float = 0.0,
     description: str = "train",
 ) -> dict[str, float]:
-    """One pass over `batches`, with a tqdm bar; returns the mean loss and the accuracy.
+    """One pass over `batches`, with a progress bar; returns the mean loss and the accuracy.
 
     The batches go to `device`, by default the device the model is on.
     """
     device = device or next(model.parameters()).device
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(batches, desc=description, leave=False)
+    bar = progress(batches, desc=description)
     for x, y in bar:
         x, y = x.to(device), y.to(device)
         logits = model(x)

@@ -13,19 +13,20 @@ This is what `cifarlab train` runs and what lessons 04 and 05 call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
 from cifarlab.checkpoint import hyper_parameters, read_checkpoint
@@ -136,6 +137,46 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     )
 
 
+class TextProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bars, drawn as text (see `cifarlab.progress`): in Jupyter, Lightning would
+    draw widgets (or, with rich installed, a live display) that a saved notebook keeps as
+    `0%` or `Output()`; a text bar is saved where it ended."""
+
+    def init_sanity_tqdm(self) -> Any:
+        with _text_bars():
+            return super().init_sanity_tqdm()
+
+    def init_train_tqdm(self) -> Any:
+        with _text_bars():
+            return super().init_train_tqdm()
+
+    def init_validation_tqdm(self) -> Any:
+        with _text_bars():
+            return super().init_validation_tqdm()
+
+    def init_test_tqdm(self) -> Any:
+        with _text_bars():
+            return super().init_test_tqdm()
+
+    def init_predict_tqdm(self) -> Any:
+        with _text_bars():
+            return super().init_predict_tqdm()
+
+
+@contextlib.contextmanager
+def _text_bars() -> Iterator[None]:
+    """Lightning builds its bars from `tqdm_progress.Tqdm`; for a moment, that is a text bar."""
+    from lightning.pytorch.callbacks.progress import tqdm_progress
+    from tqdm.std import tqdm as text_tqdm
+
+    widget_tqdm = tqdm_progress.Tqdm
+    tqdm_progress.Tqdm = type("TextTqdm", (text_tqdm,), {"format_num": staticmethod(widget_tqdm.format_num)})
+    try:
+        yield
+    finally:
+        tqdm_progress.Tqdm = widget_tqdm
+
+
 def make_trainer(
     out: str | Path,
     profile: Profile,
@@ -175,7 +216,7 @@ def make_trainer(
         limit_train_batches=profile.limit_batches,
         limit_val_batches=profile.limit_batches,
         limit_test_batches=profile.limit_batches,
-        callbacks=[RandomStates(), best, latest, *callbacks],
+        callbacks=[RandomStates(), best, latest, TextProgressBar(), *callbacks],
         logger=CSVLogger(out, name="logs"),
         use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
         deterministic=accelerator == "cpu",
@@ -325,6 +366,7 @@ def _summary(
         "lr_choice": found.reason if found else given,
         "precision": settings.precision,
         "channels_last": bool(module.hparams.channels_last),
+        "label_smoothing": float(module.hparams.label_smoothing),
         "augment": settings.augment,
         "chosen_for_this_machine": list(settings.reasons),
         "device": _device_name(trainer),
@@ -347,9 +389,9 @@ def _device_name(trainer: L.Trainer) -> str:
 def _write_run_folder(out: Path, history: History, summary: dict[str, Any]) -> None:
     history.write_csv(out / "metrics.csv")
     if history.rows:
-        metrics_figure(history.rows, title=f"{summary['profile']} profile, {summary['device']}").savefig(
-            out / "metrics.png", dpi=120
-        )
+        title = f"{summary['profile']} profile, {summary['device']}"
+        figure = metrics_figure(history.rows, title=title, label_smoothing=summary["label_smoothing"])
+        figure.savefig(out / "metrics.png", dpi=120)
     _write_json(out / "summary.json", summary)
     (out / "summary.txt").write_text(summary_text(history, summary))
 

@@ -7,10 +7,14 @@ import ast
 from .conftest import REPO
 
 PACKAGE = REPO / "cifarlab"
-SELFCHECKS = [f"selfcheck.{m}" for m in ("_core", "data", "model", "training", "evaluation", "inference")]
+SELFCHECKS = [
+    f"selfcheck.{m}"
+    for m in ("_core", "hints", "data", "model", "loop", "lightning", "schedule", "evaluation", "inference")
+]
+QUIZ = ["quiz", *(f"quiz.{m}" for m in ("question", "answers", "bank"))]
 # lowest first; a module may import from its own layer and the ones before it, never from later ones
 LAYERS = {
-    "foundations": ["errors", "recipe", "profile", "hardware", "versions", "logs"],
+    "foundations": ["errors", "recipe", "profile", "hardware", "versions", "logs", "progress"],
     "data": [
         "data",
         *(f"data.{m}" for m in ("cache", "imageset", "folder", "official", "synthetic", "sources")),
@@ -21,7 +25,7 @@ LAYERS = {
     "training": ["schedule", "loop", "datamodule", "lit", "precision", "rng", "history", "lr_finder", "speed", "train"],
     "evaluation": ["evaluation", "gradcam"],
     "inference and app": ["inference", "pretrained", "widgets", "app"],
-    "the course": ["lessons", "doctor", "cli", "__main__", "selfcheck", *SELFCHECKS],
+    "the course": ["lessons", "expectations", *QUIZ, "grade", "doctor", "cli", "__main__", "selfcheck", *SELFCHECKS],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 

@@ -58,11 +58,12 @@ def test_data_command_turns_bad_input_into_an_error_line(tmp_path, capsys):
 def test_build_lessons_check_command(tmp_path, capsys):
     solutions = tmp_path / "solutions"
     solutions.mkdir()
-    (solutions / "x.ipynb").write_text((REPO / "solutions" / "00_start_here.ipynb").read_text())
+    (solutions / "00_x.ipynb").write_text((REPO / "solutions" / "01_data_and_augmentation.ipynb").read_text())
     args = ["build-lessons", "--solutions", str(solutions), "--lessons", str(tmp_path / "lessons")]
     assert cli.main([*args, "--check"]) == 1 and "stale" in capsys.readouterr().out
     assert cli.main(args) == 0
     assert cli.main([*args, "--check"]) == 0
+    assert "mean_std" in (tmp_path / "cifarlab" / "selfcheck" / "exercises.json").read_text()
 
 
 SCRIPT = str(Path(sys.executable).parent / "cifarlab")  # installed beside the interpreter

@@ -13,9 +13,10 @@ from .conftest import REPO, tomllib
 
 SOLVED = '''def f(x):
     """Doc stays."""
-    # BEGIN SOLUTION
-    # HINT: double it
-    # HINT: with x * 2
+    # BEGIN SOLUTION double
+    # NUDGE: what does doubling mean for a number?
+    # HINT: multiply it
+    # HINT: by two, with *
     y = x * 2
     return y
     # END SOLUTION
@@ -24,31 +25,45 @@ SOLVED = '''def f(x):
 print(f(2))'''
 
 
-def test_strip_keeps_hints_and_raises_with_the_first():
-    lesson = strip_solutions(SOLVED)
-    assert "y = x * 2" not in lesson and '"""Doc stays."""' in lesson
-    assert (
-        "    # HINT: double it\n    # HINT: with x * 2\n    raise NotImplementedError('Exercise: double it')" in lesson
-    )
+def test_strip_keeps_the_nudge_only_and_files_hints_and_answer():
+    exercises = {}
+    lesson = strip_solutions(SOLVED, lesson="01", exercises=exercises)
+    assert "y = x * 2" not in lesson and "multiply" not in lesson and '"""Doc stays."""' in lesson
+    assert "    # NUDGE: what does doubling mean for a number?" in lesson
+    assert 'check.hint("double")' in lesson
     assert "NBVAL_CHECK_OUTPUT" not in lesson and lesson.endswith("print(f(2))")
     namespace: dict = {}
     exec(lesson.replace("print(f(2))", ""), namespace)
-    with pytest.raises(NotImplementedError, match="double it"):
+    with pytest.raises(NotImplementedError, match="exercise double"):
         namespace["f"](1)
+    entry = exercises["double"].as_json()
+    assert entry == {
+        "lesson": "01",
+        "nudges": ["what does doubling mean for a number?"],
+        "hints": ["multiply it", "by two, with *"],
+        "answer": ["y = x * 2\nreturn y"],
+    }
 
 
-def test_a_block_without_hints_still_gets_a_stub():
-    assert "raise NotImplementedError('Exercise: this part is yours to write')" in strip_solutions(
-        "# BEGIN SOLUTION\nx = 1\n# END SOLUTION"
+def test_two_blocks_of_one_exercise_share_its_entry():
+    exercises = {}
+    source = (
+        "# BEGIN SOLUTION e\n# NUDGE: a\nx = 1\n# END SOLUTION\n# BEGIN SOLUTION e\n# HINT: b\ny = 2\n# END SOLUTION"
     )
+    lesson = strip_solutions(source, lesson="02", exercises=exercises)
+    assert lesson.count("check.hint") == 1 and lesson.count("NotImplementedError") == 2
+    assert exercises["e"].answer == ["x = 1", "y = 2"] and exercises["e"].hints == ["b"]
 
 
 @pytest.mark.parametrize(
     "source, problem",
     [
-        ("# BEGIN SOLUTION\nx = 1", "never closed"),
+        ("# BEGIN SOLUTION e\n# NUDGE: n\nx = 1", "never closed"),
         ("x = 1\n# END SOLUTION", "without a # BEGIN SOLUTION"),
-        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside another"),
+        ("# BEGIN SOLUTION e\n# BEGIN SOLUTION e\n# END SOLUTION", "inside another"),
+        ("# BEGIN SOLUTION\n# NUDGE: n\nx = 1\n# END SOLUTION", "name the exercise"),
+        ("# BEGIN SOLUTION e\nx = 1\n# END SOLUTION", "needs a '# NUDGE:"),
+        ("# BEGIN SOLUTION e\n# NUDGE: n\n# END SOLUTION", "has no code"),
     ],
 )
 def test_malformed_markers_are_named(source, problem):
@@ -56,40 +71,53 @@ def test_malformed_markers_are_named(source, problem):
         strip_solutions(source, where="demo.ipynb cell 3")
 
 
+def test_an_exercise_belongs_to_one_lesson():
+    exercises = {}
+    strip_solutions("# BEGIN SOLUTION e\n# NUDGE: n\nx = 1\n# END SOLUTION", lesson="01", exercises=exercises)
+    with pytest.raises(LessonBuildError, match="already in lesson 01"):
+        strip_solutions("# BEGIN SOLUTION e\n# NUDGE: n\nx = 1\n# END SOLUTION", lesson="02", exercises=exercises)
+
+
 def make_solutions(folder: Path) -> Path:
     folder.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(
-            "[badge](https://colab.research.google.com/github/o/r/blob/main/solutions/a.ipynb)"
+            "[badge](https://colab.research.google.com/github/o/r/blob/main/solutions/01_a.ipynb)"
         ),
         nbformat.v4.new_code_cell(SOLVED, outputs=[nbformat.v4.new_output("stream", text="4\n")], execution_count=3),
     ]
-    nbformat.write(nb, folder / "a.ipynb")
+    nbformat.write(nb, folder / "01_a.ipynb")
     return folder
 
 
 def test_build_writes_clean_lessons_and_check_finds_them_current(tmp_path):
     solutions, lessons = make_solutions(tmp_path / "solutions"), tmp_path / "lessons"
-    assert build_lessons(solutions, lessons) == [f"{lessons / 'a.ipynb'} (missing)"]
-    lesson = nbformat.read(lessons / "a.ipynb", as_version=4)
+    catalogue = tmp_path / "exercises.json"
+    written = build_lessons(solutions, lessons, catalogue=catalogue)
+    assert written == [f"{lessons / '01_a.ipynb'} (missing)", f"{catalogue} (missing)"]
+    lesson = nbformat.read(lessons / "01_a.ipynb", as_version=4)
     assert lesson.cells[1].outputs == [] and lesson.cells[1].execution_count is None
-    assert "/blob/main/lessons/a.ipynb" in lesson.cells[0].source
-    assert build_lessons(solutions, lessons, check=True) == []
+    assert "/blob/main/lessons/01_a.ipynb" in lesson.cells[0].source
+    assert lesson.metadata["cifarlab"] == {"lesson": "01", "exercises": ["double"]}
+    assert json.loads(catalogue.read_text())["double"]["hints"] == ["multiply it", "by two, with *"]
+    assert build_lessons(solutions, lessons, check=True, catalogue=catalogue) == []
 
 
 def test_check_finds_stale_missing_and_orphaned_lessons(tmp_path):
     solutions, lessons = make_solutions(tmp_path / "solutions"), tmp_path / "lessons"
-    build_lessons(solutions, lessons)
-    nb = nbformat.read(solutions / "a.ipynb", as_version=4)
-    nb.cells[0].source += " (edited)"
-    nbformat.write(nb, solutions / "a.ipynb")
+    catalogue = tmp_path / "exercises.json"
+    build_lessons(solutions, lessons, catalogue=catalogue)
+    nb = nbformat.read(solutions / "01_a.ipynb", as_version=4)
+    nb.cells[1].source = nb.cells[1].source.replace("# HINT: multiply it", "# HINT: multiply it by 2")
+    nbformat.write(nb, solutions / "01_a.ipynb")
     (lessons / "old.ipynb").write_text("{}")
-    stale = build_lessons(solutions, lessons, check=True)
-    assert any("a.ipynb (out of date)" in s for s in stale) and any("old.ipynb (no solution" in s for s in stale)
+    stale = build_lessons(solutions, lessons, check=True, catalogue=catalogue)
+    assert stale == [f"{catalogue} (out of date)", f"{lessons / 'old.ipynb'} (no solution in {solutions})"]
     assert (lessons / "old.ipynb").exists()  # --check writes and deletes nothing
-    build_lessons(solutions, lessons)
-    assert not (lessons / "old.ipynb").exists() and build_lessons(solutions, lessons, check=True) == []
+    build_lessons(solutions, lessons, catalogue=catalogue)
+    assert not (lessons / "old.ipynb").exists()
+    assert build_lessons(solutions, lessons, check=True, catalogue=catalogue) == []
 
 
 def test_the_repository_lessons_are_up_to_date():
@@ -139,3 +167,35 @@ def test_student_notebooks_carry_no_outputs_or_solutions():
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
                 assert "BEGIN SOLUTION" not in "".join(cell["source"]), path.name
+
+
+def test_no_line_of_a_solution_shows_in_its_lesson():
+    """What a student sees by default (the lesson) holds no line of an exercise's answer, nor a hint."""
+    catalogue = json.loads((REPO / "cifarlab" / "selfcheck" / "exercises.json").read_text())
+    lessons = {path.name[:2]: json.loads(path.read_text()) for path in (REPO / "lessons").glob("*.ipynb")}
+    for name, entry in catalogue.items():
+        shown = "\n".join("".join(cell["source"]) for cell in lessons[entry["lesson"]]["cells"])
+        shown_lines = {line.strip() for line in shown.splitlines()}
+        answer_lines = {line.strip() for piece in entry["answer"] for line in piece.splitlines()}
+        # lines that say nothing on their own (a bracket, a short return) may appear anywhere
+        telling = {line for line in answer_lines if len(line) > 12 and not line.startswith(("return {", ")", "]"))}
+        assert not telling & shown_lines, f"{name}: a line of the answer shows in its lesson: {telling & shown_lines}"
+        for hint in entry["hints"]:
+            assert hint not in shown, f"{name}: a hint shows in its lesson: {hint}"
+
+
+def test_every_lesson_from_01_has_two_exercises_and_ends_with_quiz_and_summary():
+    catalogue = json.loads((REPO / "cifarlab" / "selfcheck" / "exercises.json").read_text())
+    for path in sorted((REPO / "solutions").glob("*.ipynb")):
+        number = path.name[:2]
+        names = [n for n, e in catalogue.items() if e["lesson"] == number]
+        sources = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+        assert f'quiz("{number}")' in "\n".join(sources[-3:]), f"{path.name}: no quiz at the end"
+        if number == "00":
+            continue
+        assert len(names) >= 2, f"{path.name}: {names}"
+        assert sources[-1].endswith(f'check.summary("{number}")'), (
+            f"{path.name}: the last cell must list open exercises"
+        )
+        for name in names:
+            assert any(f"check.{name}(" in s for s in sources) or name.startswith("lightning_"), f"{path.name}: {name}"

@@ -21,11 +21,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from cifarlab.data.cache import cache_key, cached_arrays
 from cifarlab.data.imageset import ImageSet
 from cifarlab.errors import DataError
+from cifarlab.progress import progress, reading
 from cifarlab.recipe import RECIPE
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp"}
@@ -82,7 +82,7 @@ def _folder_fingerprint(path: Path) -> tuple[int, int]:
 
 def _folder_entries(path: Path) -> Iterator[tuple[str, bytes]]:
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    for file in tqdm(files, desc=f"Decoding {path.name}", unit="img", mininterval=1.0):
+    for file in progress(files, desc=f"Decoding {path.name}", unit="img", mininterval=1.0):
         yield file.relative_to(path).as_posix(), file.read_bytes()
 
 
@@ -92,11 +92,10 @@ def _tar_entries(path: Path) -> Iterator[tuple[str, bytes]]:
     try:
         with (
             open(path, "rb") as raw,
-            tqdm.wrapattr(
+            reading(
                 raw,
-                "read",
-                total=size,
-                desc=f"Decoding {path.name}",
+                f"Decoding {path.name}",
+                size,
                 unit="B",
                 unit_scale=True,
                 mininterval=1.0,
