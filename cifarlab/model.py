@@ -130,16 +130,25 @@ def count_parameters(model: nn.Module) -> int:
 BLOCKS = ("prep", "layer1.0", "layer1.1", "layer2", "layer3.0", "layer3.1", "pool", "fc")
 
 
+def _named_blocks(model: nn.Module, blocks: Sequence[str]) -> dict[str, nn.Module]:
+    """The model's modules by name; an OptionError naming the model's own blocks if one of `blocks` is not there."""
+    modules = dict(model.named_modules())
+    unknown = [b for b in blocks if b not in modules]
+    if unknown:
+        own = [name for name in modules if name and name.count(".") <= 1]
+        raise OptionError(
+            f"the model has no block named {unknown}. Its blocks are {own}; cifarlab's ResNet9 has {list(BLOCKS)}."
+        )
+    return modules
+
+
 def block_outputs(model: nn.Module, images: torch.Tensor, blocks: Sequence[str] = BLOCKS) -> dict[str, torch.Tensor]:
     """Each named block's output for `images`, in order (forward hooks; no gradients).
 
     The names are those of `model.named_modules()`: prep, layer1.0 (conv + pool),
     layer1.1 (the residual block), layer2, layer3.0, layer3.1, pool, fc.
     """
-    modules = dict(model.named_modules())
-    unknown = [b for b in blocks if b not in modules]
-    if unknown:
-        raise OptionError(f"the model has no block named {unknown}; it has {BLOCKS}.")
+    modules = _named_blocks(model, blocks)
     outputs: dict[str, torch.Tensor] = {}
     handles = [
         modules[name].register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
@@ -194,10 +203,15 @@ def shape_walk(model: nn.Module, batch_size: int = 1) -> str:
 
 
 def summary(model: nn.Module, batch_size: int = RECIPE.batch_size, depth: int = 3) -> object:
-    """torchinfo's summary: every layer's output shape, parameters and multiply-adds."""
+    """torchinfo's summary: every layer's output shape, parameters and multiply-adds.
+
+    The total of multiply-adds is printed as a whole number, like the table's rows (torchinfo's
+    own unit label prints as "Units.GIGABYTES" on recent Pythons, and the count is no size in bytes).
+    """
+    from torchinfo import Units
     from torchinfo import summary as torchinfo_summary
 
-    return torchinfo_summary(
+    stats = torchinfo_summary(
         model,
         input_size=(batch_size, 3, SIZE, SIZE),
         depth=depth,
@@ -205,3 +219,26 @@ def summary(model: nn.Module, batch_size: int = RECIPE.batch_size, depth: int = 
         device=next(model.parameters()).device,
         verbose=0,
     )
+    stats.formatting.macs_units = Units.NONE
+    return stats
+
+
+def block_costs(
+    model: nn.Module, batch_size: int = RECIPE.batch_size, blocks: Sequence[str] = BLOCKS
+) -> dict[str, tuple[int, int]]:
+    """(parameters, multiply-adds for one batch) of each named block, as torchinfo counts them.
+
+    The multiply-adds are those of the block's layers, added up from `summary`'s rows.
+    """
+    modules = _named_blocks(model, blocks)
+    names = {id(module): name for name, module in modules.items()}
+    macs = dict.fromkeys(blocks, 0)
+    for layer in summary(model, batch_size=batch_size).summary_list:
+        if not layer.is_leaf_layer:
+            continue
+        name = names.get(id(layer.module), "")
+        for block in blocks:
+            if name == block or name.startswith(block + "."):
+                macs[block] += layer.macs
+                break
+    return {block: (count_parameters(modules[block]), macs[block]) for block in blocks}

@@ -9,6 +9,7 @@ from cifarlab.model import (
     ConvBlock,
     ResidualBlock,
     ResNet9,
+    block_costs,
     block_outputs,
     count_parameters,
     shape_walk,
@@ -105,3 +106,37 @@ def test_eval_mode_restores_the_mode_it_found_even_after_an_error():
     with eval_mode(model):
         pass
     assert not model.training  # a model that was in eval mode stays there
+
+
+def test_summary_prints_the_total_of_multiply_adds_as_a_number_not_an_enum():
+    stats = summary(ResNet9(), batch_size=2, depth=2)
+    text = str(stats)
+    assert "Units." not in text
+    assert f"Total mult-adds: {stats.total_mult_adds:,}" in text.splitlines()
+
+
+def test_block_costs_add_up_to_torchinfos_totals_and_match_the_convs_arithmetic():
+    model = ResNet9()
+    costs = block_costs(model, batch_size=2)
+    assert list(costs) == list(BLOCKS)
+    assert sum(p for p, _ in costs.values()) == PARAMETERS_AT_DEFAULTS
+    assert sum(m for _, m in costs.values()) == summary(model, batch_size=2).total_mult_adds
+    outputs = {}
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: outputs.__setitem__(m, o.shape))
+        for m in model.layer3[1].modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    with torch.no_grad():
+        model.eval()(torch.zeros(2, 3, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    # a conv does one multiply-add per weight at every position of its output, for every image
+    convs = sum(shape[0] * shape[2] * shape[3] * conv.weight.numel() for conv, shape in outputs.items())
+    assert convs <= costs["layer3.1"][1] < convs * 1.01  # the rest: BatchNorm's scale and shift
+
+
+def test_block_outputs_names_the_models_own_blocks_when_one_is_missing():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten())
+    with pytest.raises(ValueError, match=r"Its blocks are \['0', '1'\]; cifarlab's ResNet9 has \['prep'"):
+        block_outputs(model, torch.zeros(1, 3, 32, 32))
