@@ -1,4 +1,5 @@
-"""Quieter Lightning output: two messages that fill every lesson and that nobody can act on.
+"""Quieter Lightning output: two messages that fill every lesson and that nobody can act on, and
+(`info_off`) its info lines, for a run that should print nothing but its result.
 
 Called by whatever builds a Trainer in cifarlab (`make_trainer`, `find_lr`, the Lightning
 self-check), not on import (docs/architecture.md lists the one thing importing cifarlab does).
@@ -6,8 +7,10 @@ self-check), not on import (docs/architecture.md lists the one thing importing c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 
 _LOGGER = "lightning.pytorch.utilities.rank_zero"
 
@@ -28,3 +31,18 @@ def quiet_lightning() -> None:
     if not any(isinstance(f, _DropTips) for f in logger.filters):
         logger.addFilter(_DropTips())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+@contextlib.contextmanager
+def info_off() -> Iterator[None]:
+    """Lightning's info lines (GPU available, `Trainer.fit` stopped, checkpoint restored...) off
+    for a `with` block; its warnings still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

@@ -35,7 +35,7 @@ from cifarlab.errors import OptionError
 from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
 from cifarlab.lit import LitResNet9
-from cifarlab.logs import quiet_lightning
+from cifarlab.logs import info_off, quiet_lightning
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
 from cifarlab.precision import Settings, choose_settings
 from cifarlab.profile import Profile, get_profile
@@ -66,6 +66,7 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # more LitResNet9 keywords (label_smoothing, ...)
+    quiet: bool = False  # no progress bars, model summary or Lightning info lines (a side run in a lesson)
 
 
 @dataclass
@@ -114,10 +115,12 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         devices=config.devices,
         strategy=config.strategy,
         callbacks=[history, *callbacks],
+        quiet=config.quiet,
     )
-    seconds = _fit(trainer, module, datamodule, last, config.resume)
-    if not trainer.interrupted:
-        _test_best(trainer, module, datamodule)
+    with info_off() if config.quiet else contextlib.nullcontext():
+        seconds = _fit(trainer, module, datamodule, last, config.resume)
+        if not trainer.interrupted:
+            _test_best(trainer, module, datamodule)
     best = trainer.checkpoint_callback
     summary = _summary(config, profile, settings, datamodule, trainer, module, history, found, seconds)
     if trainer.is_global_zero:
@@ -186,6 +189,7 @@ def make_trainer(
     devices: int | str = 1,
     strategy: str = "auto",
     callbacks: Sequence[L.Callback] = (),
+    quiet: bool = False,
 ) -> L.Trainer:
     """The course's Trainer: checkpoints of the best and the latest epoch, a CSV log, exact resumes.
 
@@ -195,6 +199,7 @@ def make_trainer(
     `callbacks` holds checkpoints of its own), the latest epoch (`last.ckpt`, to resume
     from), then `callbacks`. epochs and accelerator
     default to the profile's; in the smoke profile every split is cut to a few batches.
+    quiet: no progress bars, model summary or info lines.
     """
     quiet_lightning()
     accelerator = accelerator or profile.accelerator
@@ -207,21 +212,24 @@ def make_trainer(
     latest = ModelCheckpoint(
         Path(out) / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
     )
-    return L.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        strategy=strategy,
-        precision=precision,
-        max_epochs=epochs or profile.epochs,
-        limit_train_batches=profile.limit_batches,
-        limit_val_batches=profile.limit_batches,
-        limit_test_batches=profile.limit_batches,
-        callbacks=[RandomStates(), best, latest, TextProgressBar(), *callbacks],
-        logger=CSVLogger(out, name="logs"),
-        use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
-        deterministic=accelerator == "cpu",
-        log_every_n_steps=10,
-    )
+    with info_off() if quiet else contextlib.nullcontext():  # the Trainer announces the devices it found
+        return L.Trainer(
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            precision=precision,
+            max_epochs=epochs or profile.epochs,
+            limit_train_batches=profile.limit_batches,
+            limit_val_batches=profile.limit_batches,
+            limit_test_batches=profile.limit_batches,
+            callbacks=[RandomStates(), best, latest, *([] if quiet else [TextProgressBar()]), *callbacks],
+            enable_progress_bar=not quiet,
+            enable_model_summary=not quiet,
+            logger=CSVLogger(out, name="logs"),
+            use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
+            deterministic=accelerator == "cpu",
+            log_every_n_steps=10,
+        )
 
 
 def _check_options(config: TrainConfig, last: Path) -> None:

@@ -33,7 +33,7 @@ from cifarlab.selfcheck.evaluation import (
     reference_gradcam_by_hand,
 )
 from cifarlab.selfcheck.hints import catalogue, exercises, hint, summary
-from cifarlab.selfcheck.inference import prepare_image, reference_prepare
+from cifarlab.selfcheck.inference import prepare_image, reference_prepare, reference_top_k, top_k
 from cifarlab.selfcheck.lightning import lightning_module, reference_lightning_module
 from cifarlab.selfcheck.loop import evaluate, reference_evaluate, reference_train_one_epoch, train_one_epoch
 from cifarlab.selfcheck.model import residual_block, resnet9
@@ -45,5 +45,5 @@ __all__ = [
     "prepare_image", "reference_collect_misclassified", "reference_gradcam_by_hand", "reference_evaluate",
     "reference_lightning_module", "reference_mean_std", "reference_one_cycle_lr", "reference_prepare",
     "reference_steepest_lr", "reference_train_one_epoch", "reference_train_transforms", "residual_block",
-    "resnet9", "steepest_lr", "summary", "train_one_epoch", "train_transforms",
+    "reference_top_k", "resnet9", "steepest_lr", "summary", "top_k", "train_one_epoch", "train_transforms",
 ]  # fmt: skip
