@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nbclient import NotebookClient
 
 from cifarlab.errors import LessonBuildError, OptionError
+from cifarlab.profile import ENV_VAR
 
 COLUMNS = ("student", "notebook", "lesson", "exercise", "status", "message", "seconds")
 NOTEBOOK = "(notebook)"  # the exercise column of a notebook's own row
@@ -146,7 +147,7 @@ def execute(notebook: nbformat.NotebookNode, folder: Path, timeout: float, profi
         interrupt_on_timeout=False,  # we interrupt ourselves, to tell a timeout from an error
         shutdown_kernel="immediate",
     )
-    env = {**os.environ, "CIFARLAB_PROFILE": profile}
+    env = {**os.environ, ENV_VAR: profile}
     result = Execution(RAN, "every cell ran", None, None)
     with client.setup_kernel(env=env):
         for index, cell in enumerate(notebook.cells):

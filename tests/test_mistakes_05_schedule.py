@@ -122,3 +122,16 @@ def test_schedule_mistakes_are_named(capsys, mistake):
     assert check.one_cycle_lr(wrong) is not wrong
     out = capsys.readouterr().out
     assert "❌ one_cycle_lr:" in out and phrase in out, out
+
+
+def test_the_log_slope_rule_ignores_noise_in_the_flat_part_where_the_linear_rule_fails():
+    """Why the exercise takes the slope against log10 of the rate: on a noisy range test the
+    linear rule (Lightning's suggestion) lands in the flat part."""
+    from cifarlab.lr_finder import steepest_descent
+
+    rng = np.random.default_rng(0)
+    lrs = np.geomspace(1e-4, 10, 60)
+    falls = 2.3 - 1.0 / (1 + np.exp(-4 * (np.log10(lrs) + 1)))  # the real descent is around 0.1
+    losses = list(falls + rng.normal(0, 0.01, 60))
+    assert 0.02 < check.reference_steepest_lr(list(lrs), losses) < 0.5
+    assert steepest_descent(list(lrs), losses, log_lr=False) < 0.01
