@@ -157,7 +157,7 @@ def epoch_softmax_first(model, batches, optimizer, schedule):
 
 EPOCH_MISTAKES = {
     "no model.train()": (epoch_without_train_mode, "eval mode"),
-    "no zero_grad": (epoch_without_zero_grad, "never zeroed"),
+    "no zero_grad": (epoch_without_zero_grad, "never cleared"),
     "zero_grad after backward": (epoch_zero_grad_after_backward, "between backward() and step()"),
     "step before backward": (epoch_step_before_backward, "step() comes before backward()"),
     "schedule stepped per epoch": (epoch_schedule_per_epoch, "stepped 1 time(s) in an epoch of 3 batches"),
@@ -313,3 +313,92 @@ def test_evaluation_mistakes_are_named(capsys, mistake):
     out = capsys.readouterr().out
     assert "❌ evaluate:" in out and phrase in out, out
     assert used is not wrong
+
+
+def epoch_model_zero_grad(model, batches, optimizer, schedule):
+    model.train()
+    total, seen = 0.0, 0
+    for x, y in batches:
+        loss = F.cross_entropy(model(x), y)
+        model.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        total, seen = total + loss.item() * len(y), seen + len(y)
+    return total / seen
+
+
+def epoch_grads_set_to_none(model, batches, optimizer, schedule):
+    model.train()
+    total, seen = 0.0, 0
+    for x, y in batches:
+        for p in model.parameters():
+            p.grad = None
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        total, seen = total + loss.item() * len(y), seen + len(y)
+    return total / seen
+
+
+@pytest.mark.parametrize(
+    "right", [epoch_model_zero_grad, epoch_grads_set_to_none], ids=["model.zero_grad", "grad=None"]
+)
+def test_other_right_ways_to_clear_the_gradients_are_accepted(capsys, right):
+    assert check.train_one_epoch(right, device=DEVICE) is right, capsys.readouterr().out
+
+
+def epoch_with_label_smoothing(model, batches, optimizer, schedule):
+    model.train()
+    total, seen = 0.0, 0
+    for x, y in batches:
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        total, seen = total + loss.item() * len(y), seen + len(y)
+    return total / seen
+
+
+def test_a_changed_loss_is_described_by_what_can_change_it(capsys):
+    check.train_one_epoch(epoch_with_label_smoothing, device=DEVICE)
+    out = capsys.readouterr().out
+    assert "❌ train_one_epoch:" in out and "label smoothing" in out and "clipping" in out
+
+
+def evaluate_as_a_list(model, batches):
+    return list(right_evaluate(model, batches))
+
+
+def evaluate_error_rate(model, batches):
+    loss, accuracy = right_evaluate(model, batches)
+    return loss, 1 - accuracy
+
+
+def evaluate_integer_division(model, batches):
+    model.eval()
+    total, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in batches:
+            logits = model(x)
+            total += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+    return total / seen, correct // seen
+
+
+def test_a_list_pair_is_as_good_as_a_tuple(capsys):
+    assert check.evaluate(evaluate_as_a_list, device=DEVICE) is evaluate_as_a_list
+
+
+@pytest.mark.parametrize(
+    "wrong, phrase",
+    [(evaluate_error_rate, "the error rate"), (evaluate_integer_division, "integer division")],
+    ids=["error rate", "integer division"],
+)
+def test_more_accuracy_mistakes_are_named(capsys, wrong, phrase):
+    check.evaluate(wrong, device=DEVICE)
+    out = capsys.readouterr().out
+    assert "❌ evaluate:" in out and phrase in out, out

@@ -161,6 +161,22 @@ class RecipePeak(Right):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+class PyTorchDefaultShape(Right):
+    def configure_optimizers(self):
+        optimizer = _optimizer(self)
+        total = int(self.trainer.estimated_stepping_batches)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.max_lr, total_steps=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class PercentAccuracy(Right):
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.model(x)
+        self.log("val_loss", F.cross_entropy(logits, y))
+        self.log("val_acc", 100 * (logits.argmax(1) == y).float().mean())
+
+
 STEP_MISTAKES = {
     "training_step returns nothing": (ReturnsNothing, "returns nothing"),
     "logged under another name": (LogsUnderAnotherName, "nothing is logged as 'train_loss' (logged: ['loss'"),
@@ -170,6 +186,7 @@ STEP_MISTAKES = {
     "returns loss.item()": (ReturnsItem, "not loss.item()"),
     "val_acc is a count": (CountsCorrect, "a count of right images"),
     "no val_acc logged": (NoValidationAccuracy, "logs no 'val_acc'"),
+    "val_acc in percent": (PercentAccuracy, "a percentage"),
 }
 OPTIMIZER_MISTAKES = {
     "schedule stepped per epoch": (PerEpochSchedule, "'interval': 'step'"),
@@ -179,6 +196,7 @@ OPTIMIZER_MISTAKES = {
     "no weight decay": (NoWeightDecay, "the weight decay is 0"),
     "no schedule": (NoSchedule, "no learning-rate schedule"),
     "the recipe's peak, not self.max_lr": (RecipePeak, "use self.max_lr"),
+    "PyTorch's default OneCycle shape": (PyTorchDefaultShape, "PyTorch's default is 30%"),
 }
 
 

@@ -56,6 +56,17 @@ def with_diff(lrs, losses, skip_begin=10, skip_end=1):
     return float(lr[np.argmin(slopes)])
 
 
+def hard_coded_skips(lrs, losses, skip_begin=10, skip_end=1):
+    return right_steepest(lrs, losses, 10, 1)
+
+
+def diff_right_end(lrs, losses, skip_begin=10, skip_end=1):
+    lr, loss = np.asarray(lrs[skip_begin:-skip_end]), np.asarray(losses[skip_begin:-skip_end])
+    end = np.argmin(loss) + 1
+    slopes = np.diff(loss[:end]) / np.diff(np.log10(lr[:end]))
+    return float(lr[1:][np.argmin(slopes)])
+
+
 STEEPEST_MISTAKES = {
     "the lowest loss": (lowest_loss, "rate of the lowest loss"),
     "past the minimum": (searches_past_the_minimum, "past the lowest point"),
@@ -63,10 +74,15 @@ STEEPEST_MISTAKES = {
     "first points not skipped": (no_skipping, "first 10 points"),
     "steepest ascent": (steepest_ascent, "rises fastest"),
     "an index, not a rate": (returns_the_index, "an index"),
+    "skips written in, not taken": (hard_coded_skips, "use the skip_begin and skip_end it is given"),
 }
 
 
-@pytest.mark.parametrize("rule", [right_steepest, with_diff], ids=["np.gradient", "np.diff, which agrees here"])
+@pytest.mark.parametrize(
+    "rule",
+    [right_steepest, with_diff, diff_right_end],
+    ids=["np.gradient", "np.diff, which agrees here", "np.diff's right end, one point off"],
+)
 def test_the_right_rule_is_kept(capsys, rule):
     assert check.steepest_lr(rule) is rule
     assert "✅ steepest_lr: right" in capsys.readouterr().out

@@ -223,6 +223,8 @@ def _check_validation(module: Any, trainer: Any, loader: Any) -> None:
             total += len(y)
     accuracy = float(metrics["val_acc"])
     if accuracy > 1:
+        if math.isclose(accuracy, 100 * hits / total, rel_tol=1e-4):
+            raise Problem(f"val_acc is {accuracy:.4g}: a percentage. Log the fraction (0..1); plots format it.")
         raise Problem(f"val_acc is {accuracy:g}: a count of right images, not a fraction. Take the mean.")
     if not math.isclose(accuracy, hits / total, abs_tol=1e-4):
         raise Problem(
@@ -274,7 +276,29 @@ def _check_optimizers(student: type) -> str:
             f"({trainer.max_epochs} epochs of {len(TRAIN_SIZES)} batches): plan it for every batch of the "
             "run, self.trainer.estimated_stepping_batches."
         )
+    _check_schedule_shape(schedule, optimizer.param_groups[0])
     return "SGD with Nesterov momentum and weight decay, OneCycle to self.max_lr, stepped every batch."
+
+
+def _check_schedule_shape(schedule: Any, group: dict) -> None:
+    """The recipe's OneCycle: its warm-up share, start and end rates, and linear annealing."""
+    fix = "build it with cifarlab.schedule.one_cycle, which takes them from the recipe."
+    warm_up = (schedule._schedule_phases[0]["end_step"] + 1) / schedule.total_steps
+    if not math.isclose(warm_up, RECIPE.pct_start, abs_tol=0.02):
+        raise Problem(
+            f"OneCycle warms up for {warm_up:.0%} of the steps, not the recipe's pct_start "
+            f"{RECIPE.pct_start:.0%} (PyTorch's default is 30%): {fix}"
+        )
+    if getattr(schedule, "_anneal_func_type", RECIPE.anneal_strategy) != RECIPE.anneal_strategy:
+        raise Problem(f"OneCycle anneals along a cosine, the recipe's is '{RECIPE.anneal_strategy}': {fix}")
+    start = group["max_lr"] / RECIPE.div_factor
+    if not math.isclose(group["initial_lr"], start, rel_tol=1e-6):
+        raise Problem(f"OneCycle starts at {group['initial_lr']:.3g}, not max_lr / div_factor = {start:.3g}: {fix}")
+    if not math.isclose(group["min_lr"], start / RECIPE.final_div_factor, rel_tol=1e-6):
+        raise Problem(
+            f"OneCycle ends at {group['min_lr']:.3g}, not the start / final_div_factor = "
+            f"{start / RECIPE.final_div_factor:.3g}: {fix}"
+        )
 
 
 def reference_lightning_module(model: Any = None, max_lr: float = RECIPE.max_lr) -> Any:

@@ -57,18 +57,13 @@ class _Trace:
     def __init__(self, model: torch.nn.Module, optimizer: Any = None, schedule: Any = None) -> None:
         self.events: list[str] = []
         self.forward_modes: list[tuple[bool, bool]] = []  # (model.training, gradients enabled) per forward
+        self.stale: list[bool] = []  # per backward pass: were the last batch's gradients still there?
+        self.empty_steps: list[bool] = []  # per optimizer step: were the gradients gone?
         model.register_forward_hook(self._on_forward)
-        first = next(model.parameters())
-        first.register_hook(self._on_backward)
+        self.first = next(model.parameters())
+        self.first.register_hook(self._on_backward)  # runs before the new gradient is added to .grad
         if optimizer is not None:
-            optimizer.register_step_pre_hook(lambda *_: self.events.append("step"))
-            zero_grad = optimizer.zero_grad
-
-            def traced_zero_grad(*args: Any, **kwargs: Any) -> None:
-                self.events.append("zero_grad")
-                zero_grad(*args, **kwargs)
-
-            optimizer.zero_grad = traced_zero_grad
+            optimizer.register_step_pre_hook(self._on_step)
         if schedule is not None:
             schedule_step = schedule.step
 
@@ -78,13 +73,22 @@ class _Trace:
 
             schedule.step = traced_schedule_step
 
+    def _has_gradient(self) -> bool:
+        grad = self.first.grad
+        return grad is not None and bool(grad.abs().sum() > 0)
+
     def _on_forward(self, module: torch.nn.Module, _inputs: Any, _output: Any) -> None:
         self.events.append("forward")
         self.forward_modes.append((module.training, torch.is_grad_enabled()))
 
     def _on_backward(self, grad: torch.Tensor) -> torch.Tensor:
         self.events.append("backward")
+        self.stale.append(self._has_gradient())
         return grad
+
+    def _on_step(self, *_: Any) -> None:
+        self.events.append("step")
+        self.empty_steps.append(not self._has_gradient())
 
     def count(self, event: str) -> int:
         return self.events.count(event)
@@ -139,21 +143,24 @@ def _check_training_order(trace: _Trace, batches: int) -> None:
         raise Problem("no gradient was computed: call backward() on the loss for every batch.")
     if trace.count("step") == 0:
         raise Problem("the optimizer never stepped, so no weight changed: call optimizer.step() for every batch.")
-    if trace.count("zero_grad") == 0:
-        raise Problem(
-            "the gradients are never zeroed: PyTorch adds each backward pass's gradients to the old ones, so "
-            "every step would carry all the previous batches' gradients. Zero them once per batch."
-        )
     for events in trace.per_batch():
-        order = [e for e in events if e in ("zero_grad", "backward", "step")]
+        order = [e for e in events if e in ("backward", "step")]
         if "step" in order and "backward" in order and order.index("step") < order.index("backward"):
             raise Problem("optimizer.step() comes before backward(): it steps with the previous batch's gradients.")
-        if "zero_grad" in order and "backward" in order and "step" in order:
-            if order.index("backward") < order.index("zero_grad") < order.index("step"):
-                raise Problem(
-                    "zero_grad() comes between backward() and step(): it wipes the gradients just computed, so "
-                    "the step has nothing to use. Zero them before backward()."
-                )
+    if any(trace.empty_steps):
+        raise Problem(
+            "when the optimizer stepped, the gradients were gone: zero_grad() comes between backward() and "
+            "step(), so it wipes the gradients just computed. Clear them before backward()."
+        )
+    later = trace.stale[1:]  # the first batch starts from a model that has no gradients yet
+    if later and all(later):
+        raise Problem(
+            "the gradients are never cleared: PyTorch adds each backward pass's gradients to the old ones, so "
+            "every step would carry all the previous batches' gradients. Clear them once per batch "
+            "(optimizer.zero_grad())."
+        )
+    if any(later):
+        raise Problem("the gradients are not cleared in every batch: some steps carry the previous batch's.")
     steps = trace.count("schedule")
     if steps == 0:
         raise Problem("the learning rate never moved: step the schedule after every optimizer step.")
@@ -191,8 +198,10 @@ def train_one_epoch(student: Callable[..., Any], device: str | torch.device = "c
         )
         if not same:
             raise Problem(
-                "the steps run in the right order, yet the weights differ from the reference after the epoch. "
-                "Is the loss the cross-entropy of the model's logits and the labels (no softmax before it)?"
+                "the steps run in the right order, yet the weights differ from the reference after the epoch, "
+                "so something changes the gradients. The loss here is plain cross-entropy of the logits and the "
+                "labels with its defaults: a mean over the batch, no label smoothing, no softmax before it; and "
+                "nothing else touches the gradients (no clipping)."
             )
         _check_mean_loss(loss, losses)
         return f"same weights as the reference after an epoch, and the mean loss per image {loss:.4f}."
@@ -257,7 +266,7 @@ def evaluate(student: Callable[..., Any], device: str | torch.device = "cpu") ->
                 "comparing the predictions with the labels failed on their sizes: the predictions were taken "
                 "along the batch axis (dimension 0). The class scores are along dimension 1."
             ) from None
-        if not isinstance(returned, tuple) or len(returned) != 2:
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
             raise Problem(f"it returns {type(returned).__name__}; return a pair (mean loss, accuracy).")
         if any(training for training, _ in trace.forward_modes):
             raise Problem(
@@ -326,6 +335,13 @@ def _check_evaluation_numbers(model: Any, batches: Any, device: Any, loss: float
             )
         raise Problem(f"the mean loss is {loss:.4f}; over these images it is {exact_loss:.4f}.")
     if not math.isclose(accuracy, exact_accuracy, abs_tol=1e-6):
+        if math.isclose(accuracy, 1 - exact_accuracy, abs_tol=1e-6):
+            raise Problem("it returns the error rate, the share of wrong images: the accuracy is the share right.")
+        if accuracy == 0 and sum(hits) > 0:
+            raise Problem(
+                f"the accuracy is 0 though {sum(hits)} of {total} images are right: an integer division (//) "
+                "rounds the fraction down. Divide with /."
+            )
         per_batch = sum(h / n for h, n in zip(hits, sizes)) / len(sizes)
         if math.isclose(accuracy, per_batch, abs_tol=1e-6):
             raise Problem(

@@ -53,7 +53,7 @@ def steepest_lr(student: Callable[..., Any]) -> Callable:
         lowest = lrs[int(np.argmin(losses))]
         index = int(np.argmin(np.abs(lrs - got)))
         if np.isclose(got, want, rtol=1e-6):
-            return f"{got:.3g}, where the loss falls fastest."
+            return _same_with_other_skips(student, f"{got:.3g}, where the loss falls fastest.")
         if np.isclose(got, lowest):
             raise Problem(
                 "that is the rate of the lowest loss, which is already close to diverging; look for the "
@@ -78,15 +78,25 @@ def steepest_lr(student: Callable[..., Any]) -> Callable:
             raise Problem(
                 f"it gives {got:.3g}, where the loss rises fastest: the steepest descent is the most negative slope."
             )
-        if abs(index - int(np.argmin(np.abs(lrs - want)))) == 1:
-            raise Problem(
-                f"it gives {got:.3g}, the point next to the steepest one ({want:.3g}): np.diff's slope i sits "
-                "between points i and i+1; np.gradient gives one slope per point."
-            )
+        if abs(index - int(np.argmin(np.abs(lrs - want)))) == 1 and np.isclose(got, lrs[index]):
+            return _same_with_other_skips(student, f"{got:.3g}, one point from np.gradient's {want:.3g}: as good.")
         del x
         raise Problem(f"it gives {got:.3g}; the steepest descent against log10 of the rate is at {want:.3g}.")
 
     return check(student, reference_steepest_lr, "steepest_lr", test)
+
+
+def _same_with_other_skips(student: Callable[..., Any], praise: str) -> str:
+    """The rule must use the skip_begin and skip_end it is given, not the defaults written in."""
+    lrs, losses = _range_test_curve()
+    want = reference_steepest_lr(list(lrs), list(losses), skip_begin=55, skip_end=3)
+    got = student(list(lrs), list(losses), skip_begin=55, skip_end=3)
+    if not np.isclose(got, want, rtol=0.15):  # one grid point either way is fine
+        raise Problem(
+            f"with skip_begin=55 it still gives {got:.3g} (the right answer is {want:.3g}): use the skip_begin "
+            "and skip_end it is given, not the numbers 10 and 1."
+        )
+    return praise
 
 
 def reference_one_cycle_lr(step: int, total_steps: int, max_lr: float) -> float:
