@@ -7,17 +7,15 @@ So a mistake in one exercise never shows up as a verdict on the other.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from cifarlab.logs import quiet_lightning
+from cifarlab.logs import info_off, quiet_lightning
 from cifarlab.recipe import RECIPE
 from cifarlab.selfcheck._core import SIZE, Problem, run_check
 from cifarlab.selfcheck.loop import TINY_WIDTHS
@@ -91,22 +89,8 @@ def _build(cls: type) -> Any:
     return cls(ResNet9(widths=TINY_WIDTHS), CHECK_MAX_LR)
 
 
-@contextlib.contextmanager
-def _quiet_logs() -> Iterator[None]:
-    """Lightning's info lines (GPU available, `Trainer.fit` stopped...) say nothing about the exercise."""
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
 def _fit(module: Any, epochs: int) -> Any:
-    with _quiet_logs(), warnings.catch_warnings():
+    with info_off(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`")  # the check validates on its own
         return _fit_loudly(module, epochs)
 
@@ -166,7 +150,7 @@ def _check_steps(student: type) -> str:
             f"nothing is logged as 'train_loss' (logged: {logged or 'nothing'}); the course's curves read it."
         )
     validation = _partly_right(module, _loader(VAL_SIZES, 1))
-    with _quiet_logs():
+    with info_off():
         trainer.validate(module, validation, verbose=False)
     _check_validation(module, trainer, validation)
     return "training_step returns and logs the cross-entropy; validation_step logs val_loss and val_acc."
