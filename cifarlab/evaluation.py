@@ -41,6 +41,15 @@ class Evaluation:
     def classes(self) -> tuple[str, ...]:
         return tuple(self.per_class)
 
+    def most_confused(self, count: int = 5) -> list[tuple[str, str, float]]:
+        """The largest confusions: (true class, predicted class, share of the true class's images
+        taken for the predicted one), largest first."""
+        taken_for = self.confusion / np.maximum(self.confusion.sum(axis=1, keepdims=True), 1)
+        np.fill_diagonal(taken_for, 0)
+        largest = np.argsort(-taken_for, axis=None, kind="stable")[:count]
+        pairs = (np.unravel_index(flat, taken_for.shape) for flat in largest)
+        return [(self.classes[t], self.classes[p], float(taken_for[t, p])) for t, p in pairs]
+
     def report(self) -> str:
         width = max(len(c) for c in self.per_class)
         lines = [f"test loss {self.loss:.4f}   accuracy {self.accuracy:.2%}   ({len(self.labels)} images)", ""]

@@ -28,6 +28,17 @@ def test_confusion_matrix_counts_every_image_once(result, synthetic_test):
         assert row[label] / row.sum() == pytest.approx(result.per_class[name], abs=1e-6)
 
 
+def test_most_confused_are_the_largest_off_diagonal_shares(result):
+    confused = result.most_confused(3)
+    shares = [share for _, _, share in confused]
+    assert shares == sorted(shares, reverse=True) and all(t != p for t, p, _ in confused)
+    true, predicted, share = confused[0]
+    row = result.confusion[result.classes.index(true)]
+    assert share == pytest.approx(row[result.classes.index(predicted)] / row.sum())
+    off_diagonal = [row[j] / row.sum() for i, row in enumerate(result.confusion) for j in range(len(row)) if i != j]
+    assert share == pytest.approx(max(off_diagonal))
+
+
 def test_misclassified_are_the_mistakes_most_confident_first(result, synthetic_test):
     wrong = misclassified(result, synthetic_test)
     assert len(wrong) == int((result.predictions != result.labels).sum()) > 0

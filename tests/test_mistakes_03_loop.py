@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from cifarlab import selfcheck as check
 from cifarlab.selfcheck import loop as loop_checks
+from cifarlab.selfcheck._cases import random_batches
 
 DEVICE = "cpu"
 
@@ -188,7 +189,7 @@ def test_the_stand_in_says_so_every_time_it_runs(capsys):
     used = check.train_one_epoch(epoch_without_train_mode, device=DEVICE)
     capsys.readouterr()
     model, optimizer, schedule = loop_checks._setup(DEVICE)
-    loss = used(model, loop_checks._batches(0), optimizer, schedule)
+    loss = used(model, random_batches(loop_checks.BATCH_SIZES, 0), optimizer, schedule)
     out = capsys.readouterr().out
     assert "⚠ [cifarlab's reference epoch_without_train_mode stands in here" in out and loss > 0
 

@@ -83,3 +83,8 @@ def test_a_crash_in_the_students_code_is_a_verdict_not_a_traceback(capsys):
     used = check.mean_std(broken)
     out = capsys.readouterr().out
     assert "❌ mean_std: it raised AttributeError" in out and used is not broken
+
+
+def test_numpy_on_a_gpu_tensor_is_named_for_every_check():
+    error = TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor.")
+    assert ".cpu().numpy()" in _core._crash_message(error)

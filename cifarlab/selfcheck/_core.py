@@ -65,6 +65,8 @@ def _crash_message(error: Exception) -> str:
             "it calls .numpy() on a tensor that is part of the gradient graph: compute the "
             "predictions under torch.no_grad()."
         )
+    if isinstance(error, TypeError) and "numpy" in text and "cuda" in text:
+        return "it calls .numpy() on a tensor on the GPU: bring it to the CPU first, tensor.cpu().numpy()."
     return f"it raised {type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from cifarlab.recipe import RECIPE
+from cifarlab.selfcheck._cases import Trace, naming_the_batch_axis
 from cifarlab.selfcheck._core import SIZE, Problem, check
 
 TINY_WIDTHS = (8, 16, 32, 64)  # a small ResNet9: each check runs in a fraction of a second
@@ -35,10 +36,6 @@ def _numpy(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
     return np.asarray(value)
-
-
-def _on_gpu_numpy(error: Exception) -> bool:
-    return isinstance(error, TypeError) and "numpy" in str(error) and "cuda" in str(error)
 
 
 # ----------------------------------------------------------------------------------------
@@ -96,22 +93,10 @@ def collect_misclassified(student: Callable[..., Any], device: str | torch.devic
     def test() -> str:
         model, x, labels = _misclassified_case(device)
         before = [b.clone() for b in model.buffers()]
-        modes: list[tuple[bool, bool]] = []  # (model.training, gradients on) per forward pass
-        model.register_forward_hook(lambda module, *_: modes.append((module.training, torch.is_grad_enabled())))
-        try:
+        trace = Trace(model)
+        with naming_the_batch_axis():
             got = student(model, x, labels)
-        except RuntimeError as error:
-            if "must match the size of tensor" not in str(error):
-                raise
-            raise Problem(
-                "comparing the predictions with the labels failed on their sizes: the predicted class was taken "
-                "along the batch axis (dimension 0). The class scores run along dimension 1."
-            ) from None
-        except TypeError as error:
-            if not _on_gpu_numpy(error):
-                raise
-            raise Problem("it calls .numpy() on a tensor on the GPU: bring the results to the CPU first.") from None
-        _check_modes(modes, model, before)
+        _check_modes(trace.forward_modes, model, before)
         if not isinstance(got, tuple) or len(got) != 3:
             raise Problem(f"it returns {type(got).__name__}; return three arrays: (indices, predicted, confidence).")
         indices, guessed, confidence = (_numpy(g).reshape(-1) for g in got)
@@ -325,12 +310,7 @@ def gradcam_by_hand(student: Callable[..., Any], device: str | torch.device = "c
 
         model, x, targets = _cam_case(device)
         hooks = _hooks(model)
-        try:
-            got = student(model, x, CAM_LAYER, targets)
-        except TypeError as error:
-            if not _on_gpu_numpy(error):
-                raise
-            raise Problem("it calls .numpy() on maps still on the GPU: bring them to the CPU first.") from None
+        got = student(model, x, CAM_LAYER, targets)
         left = _hooks(model) - hooks
         if left:
             where = "on the layer" if target_layer(model, CAM_LAYER)._forward_hooks else "on the model"

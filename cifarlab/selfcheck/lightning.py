@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from cifarlab.logs import info_off, quiet_lightning
 from cifarlab.recipe import RECIPE
-from cifarlab.selfcheck._core import SIZE, Problem, run_check
+from cifarlab.selfcheck._cases import half_right, random_batches
+from cifarlab.selfcheck._core import Problem, run_check
 from cifarlab.selfcheck.loop import TINY_WIDTHS
 
 CHECK_MAX_LR = 0.1  # not the recipe's: a module that ignores its own max_lr shows it
@@ -56,15 +57,18 @@ def _reference_configure_optimizers(self: Any) -> dict:
 
 def _loader(sizes: tuple[int, ...], seed: int) -> Any:
     """A DataLoader whose batches have these sizes (a list of batches would read as a list of loaders)."""
+    return _as_loader(random_batches(sizes, seed))
+
+
+def _as_loader(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
     from torch.utils.data import DataLoader, TensorDataset
 
-    generator = torch.Generator().manual_seed(seed)
-    total = sum(sizes)
-    images = torch.randn(total, 3, SIZE, SIZE, generator=generator)
-    labels = torch.randint(0, RECIPE.num_classes, (total,), generator=generator)
-    bounds = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
-    batches = [list(range(a, b)) for a, b in zip(bounds, bounds[1:])]
-    return DataLoader(TensorDataset(images, labels), batch_sampler=batches)
+    bounds = [0]
+    for _, y in batches:
+        bounds.append(bounds[-1] + len(y))
+    images, labels = torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
+    sampler = [list(range(a, b)) for a, b in zip(bounds, bounds[1:])]
+    return DataLoader(TensorDataset(images, labels), batch_sampler=sampler)
 
 
 def _trainer(epochs: int) -> Any:
@@ -149,7 +153,7 @@ def _check_steps(student: type) -> str:
         raise Problem(
             f"nothing is logged as 'train_loss' (logged: {logged or 'nothing'}); the course's curves read it."
         )
-    validation = _partly_right(module, _loader(VAL_SIZES, 1))
+    validation = _as_loader(half_right(module.model, random_batches(VAL_SIZES, 1)))
     with info_off():
         trainer.validate(module, validation, verbose=False)
     _check_validation(module, trainer, validation)
@@ -173,20 +177,6 @@ def _check_loss_value(module: Any, x: torch.Tensor, y: torch.Tensor, loss: float
     if math.isclose(loss, F.cross_entropy(logits.softmax(1), y).item(), rel_tol=1e-4):
         raise Problem("the loss applies softmax before cross_entropy, which already includes it: pass the logits.")
     raise Problem(f"training_step returns {loss:.4f}; the cross-entropy of this batch is {right[0]:.4f}.")
-
-
-def _partly_right(module: Any, loader: Any) -> Any:
-    """The loader's images labelled so that the model gets about half right: then a count, a
-    per-batch mean or a wrong axis cannot match the accuracy by accident."""
-    from torch.utils.data import DataLoader, TensorDataset
-
-    images, labels = loader.dataset.tensors
-    module.eval()
-    with torch.no_grad():
-        predicted = module.model(images).argmax(1)
-    keep = torch.arange(len(labels)) % 2 == 0
-    labels = torch.where(keep, predicted, (predicted + 1) % RECIPE.num_classes)
-    return DataLoader(TensorDataset(images, labels), batch_sampler=loader.batch_sampler)
 
 
 def _check_validation(module: Any, trainer: Any, loader: Any) -> None:

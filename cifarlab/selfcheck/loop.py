@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from cifarlab.recipe import RECIPE
-from cifarlab.selfcheck._core import SIZE, Problem, check
+from cifarlab.selfcheck._cases import Trace, half_right, naming_the_batch_axis, random_batches
+from cifarlab.selfcheck._core import Problem, check
 
 BATCH_SIZES = (8, 8, 3)  # unequal on purpose: a mean of per-batch means is then not the mean per image
 TINY_WIDTHS = (4, 8, 8, 8)  # a small ResNet9: the check runs in well under a second
@@ -37,70 +38,6 @@ def reference_evaluate(model: Any, batches: Any) -> tuple[float, float]:
 
     result = evaluate_batches(model, batches)
     return result["loss"], result["acc"]
-
-
-def _batches(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Small batches on the CPU, as a DataLoader hands them out (the model may be elsewhere)."""
-    generator = torch.Generator().manual_seed(seed)
-    return [
-        (
-            torch.randn(n, 3, SIZE, SIZE, generator=generator),
-            torch.randint(0, RECIPE.num_classes, (n,), generator=generator),
-        )
-        for n in BATCH_SIZES
-    ]
-
-
-class _Trace:
-    """Records what a loop does to a model, its optimizer and its schedule, in order."""
-
-    def __init__(self, model: torch.nn.Module, optimizer: Any = None, schedule: Any = None) -> None:
-        self.events: list[str] = []
-        self.forward_modes: list[tuple[bool, bool]] = []  # (model.training, gradients enabled) per forward
-        self.stale: list[bool] = []  # per backward pass: were the last batch's gradients still there?
-        self.empty_steps: list[bool] = []  # per optimizer step: were the gradients gone?
-        model.register_forward_hook(self._on_forward)
-        self.first = next(model.parameters())
-        self.first.register_hook(self._on_backward)  # runs before the new gradient is added to .grad
-        if optimizer is not None:
-            optimizer.register_step_pre_hook(self._on_step)
-        if schedule is not None:
-            schedule_step = schedule.step
-
-            def traced_schedule_step(*args: Any, **kwargs: Any) -> None:
-                self.events.append("schedule")
-                schedule_step(*args, **kwargs)
-
-            schedule.step = traced_schedule_step
-
-    def _has_gradient(self) -> bool:
-        grad = self.first.grad
-        return grad is not None and bool(grad.abs().sum() > 0)
-
-    def _on_forward(self, module: torch.nn.Module, _inputs: Any, _output: Any) -> None:
-        self.events.append("forward")
-        self.forward_modes.append((module.training, torch.is_grad_enabled()))
-
-    def _on_backward(self, grad: torch.Tensor) -> torch.Tensor:
-        self.events.append("backward")
-        self.stale.append(self._has_gradient())
-        return grad
-
-    def _on_step(self, *_: Any) -> None:
-        self.events.append("step")
-        self.empty_steps.append(not self._has_gradient())
-
-    def count(self, event: str) -> int:
-        return self.events.count(event)
-
-    def per_batch(self) -> list[list[str]]:
-        """The events split at each forward pass (the start of a batch)."""
-        batches: list[list[str]] = []
-        for event in self.events:
-            if event == "forward" or not batches:
-                batches.append([])
-            batches[-1].append(event)
-        return batches
 
 
 def _setup(device: str | torch.device, seed: int = 1) -> tuple[torch.nn.Module, Any, Any]:
@@ -130,7 +67,7 @@ def _as_number(value: Any, what: str) -> float:
         raise Problem(f"it returns {type(value).__name__}; return one number, the {what}.") from None
 
 
-def _check_training_order(trace: _Trace, batches: int) -> None:
+def _check_training_order(trace: Trace, batches: int) -> None:
     """Name the first thing the traced epoch did out of order, or not at all."""
     if trace.count("forward") != batches:
         raise Problem(f"the model ran {trace.count('forward')} forward passes for {batches} batches: one per batch.")
@@ -182,10 +119,10 @@ def train_one_epoch(student: Callable[..., Any], device: str | torch.device = "c
     with batches on the CPU, starting from a model left in eval mode."""
 
     def test() -> str:
-        batches = _batches(0)
+        batches = random_batches(BATCH_SIZES, 0)
         model, optimizer, schedule = _setup(device)
         model.eval()  # as the previous cell's evaluation leaves it
-        trace = _Trace(model, optimizer, schedule)
+        trace = Trace(model, optimizer, schedule)
         returned = student(model, batches, optimizer, schedule)
         _check_training_order(trace, len(batches))
         loss = _as_number(returned, "mean loss of the epoch")
@@ -253,19 +190,12 @@ def evaluate(student: Callable[..., Any], device: str | torch.device = "cpu") ->
         torch.manual_seed(3)
         model = ResNet9(widths=TINY_WIDTHS).to(device)
         _give_running_statistics(model, device)
-        batches = _partly_right(model, _batches(2), device)
+        batches = half_right(model, random_batches(BATCH_SIZES, 2), device)
         model.train()  # as training leaves it: BatchNorm would use each batch's own statistics
         before = {k: v.clone() for k, v in model.state_dict().items()}
-        trace = _Trace(model)
-        try:
+        trace = Trace(model)
+        with naming_the_batch_axis():
             returned = student(model, batches)
-        except RuntimeError as error:
-            if "must match the size of tensor" not in str(error):
-                raise
-            raise Problem(
-                "comparing the predictions with the labels failed on their sizes: the predictions were taken "
-                "along the batch axis (dimension 0). The class scores are along dimension 1."
-            ) from None
         if not isinstance(returned, (tuple, list)) or len(returned) != 2:
             raise Problem(f"it returns {type(returned).__name__}; return a pair (mean loss, accuracy).")
         if any(training for training, _ in trace.forward_modes):
@@ -294,19 +224,6 @@ def _give_running_statistics(model: torch.nn.Module, device: Any) -> None:
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.fill_(0.5)
             module.running_var.fill_(4.0)
-
-
-def _partly_right(model: torch.nn.Module, batches: list, device: Any) -> list:
-    """The same images, labelled so that the model gets about half of each batch right: an
-    accuracy that a count, a percentage or a per-batch mean cannot reproduce by accident."""
-    model.eval()
-    relabelled = []
-    with torch.no_grad():
-        for index, (x, y) in enumerate(batches):
-            predicted = model(x.to(device)).argmax(1).cpu()
-            keep = torch.arange(len(y)) % 2 == index % 2
-            relabelled.append((x, torch.where(keep, predicted, (predicted + 1) % RECIPE.num_classes)))
-    return relabelled
 
 
 def _check_evaluation_numbers(model: Any, batches: Any, device: Any, loss: float, accuracy: float) -> None:
