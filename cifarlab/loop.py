@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sized
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,14 +42,15 @@ def train_epoch(
     device: str | torch.device | None = None,
     label_smoothing: float = 0.0,
     description: str = "train",
-) -> dict[str, float]:
-    """One pass over `batches`, with a progress bar; returns the mean loss and the accuracy.
+) -> dict[str, Any]:
+    """One pass over `batches`, with a progress bar; returns the mean loss, the accuracy and each
+    batch's loss (`batch_losses`).
 
     The batches go to `device`, by default the device the model is on.
     """
     device = device or next(model.parameters()).device
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, correct, seen, batch_losses = 0.0, 0, 0, []
     bar = progress(batches, desc=description)
     for x, y in bar:
         x, y = x.to(device), y.to(device)
@@ -59,11 +61,12 @@ def train_epoch(
         optimizer.step()
         if schedule is not None:
             schedule.step()  # OneCycle moves the rate after every batch, not every epoch
-        total_loss += loss.item() * len(y)
+        batch_losses.append(loss.item())
+        total_loss += batch_losses[-1] * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.1%}")
-    return {"loss": total_loss / seen, "acc": correct / seen}
+    return {"loss": total_loss / seen, "acc": correct / seen, "batch_losses": batch_losses}
 
 
 @torch.no_grad()

@@ -128,7 +128,9 @@ def train_one_epoch(student: Callable[..., Any], device: str | torch.device = "c
         loss = _as_number(returned, "mean loss of the epoch")
 
         ref_model, ref_optimizer, ref_schedule = _setup(device)
-        losses = _reference_losses(ref_model, batches, ref_optimizer, ref_schedule, device)
+        from cifarlab.loop import train_epoch
+
+        losses = train_epoch(ref_model, batches, ref_optimizer, ref_schedule, device)["batch_losses"]
         same = all(
             torch.allclose(a, b, atol=1e-5)
             for a, b in zip(model.state_dict().values(), ref_model.state_dict().values())
@@ -144,20 +146,6 @@ def train_one_epoch(student: Callable[..., Any], device: str | torch.device = "c
         return f"same weights as the reference after an epoch, and the mean loss per image {loss:.4f}."
 
     return check(student, reference_train_one_epoch, "train_one_epoch", test)
-
-
-def _reference_losses(model: Any, batches: Any, optimizer: Any, schedule: Any, device: Any) -> list[float]:
-    model.train()
-    losses = []
-    for x, y in batches:
-        x, y = x.to(device), y.to(device)
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    return losses
 
 
 def _check_mean_loss(loss: float, losses: list[float]) -> None:
