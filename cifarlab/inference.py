@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -25,12 +26,25 @@ from cifarlab.model import SIZE, eval_mode
 
 ImageLike = str | os.PathLike | bytes | io.IOBase | Image.Image | np.ndarray
 
+# test/cat/0024.jpg of the JPEG CIFAR-10 (see the README's "Data"), decoded and stored losslessly
+EXAMPLE = Path(__file__).parent / "examples" / "cifar10-test-cat-0024.png"
+
 
 class ClassScore(NamedTuple):
     """One class and the probability the model gives it."""
 
     name: str
     probability: float
+
+
+def example_image() -> tuple[Image.Image, str]:
+    """A CIFAR-10 test image that ships with the package, and its true class.
+
+    Lesson 07's example: the same pixels whatever data copy or profile a run uses, so the
+    predictions the lesson prints about it can be stored and checked.
+    """
+    with Image.open(EXAMPLE) as image:
+        return image.convert("RGB"), "cat"
 
 
 def open_image(source: str | os.PathLike | bytes | io.IOBase) -> Image.Image:

@@ -50,8 +50,14 @@ def test_setup_and_ci_install_the_app_extra_the_app_tests_need():
     assert '-e ".[dev,app]"' in ci
 
 
-def test_the_pretrained_weights_ship_in_the_package():
-    assert "weights/*.pt" in PYPROJECT["tool"]["setuptools"]["package-data"]["cifarlab"]
+def test_every_data_file_of_the_package_ships_with_it():
+    # the weights, the exercise catalogue, lesson 07's example image: a wheel without them breaks lessons
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["cifarlab"]
+    package = REPO / "cifarlab"
+    data = [p.relative_to(package) for p in package.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")]
+    assert data, "the package should have data files (the pretrained weights at least)"
+    unshipped = [str(p) for p in data if not any(p.match(pattern) for pattern in patterns)]
+    assert not unshipped, f"add these to [tool.setuptools.package-data] in pyproject.toml: {unshipped}"
 
 
 def test_readme_lists_the_recipe_options_train_has():
