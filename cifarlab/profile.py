@@ -20,6 +20,8 @@ from cifarlab.errors import OptionError
 from cifarlab.recipe import RECIPE
 
 ENV_VAR = "CIFARLAB_PROFILE"
+CIFAR10_TRAIN_IMAGES = 50_000  # CIFAR-10's training split, before the validation hold-out
+CIFAR10_TEST_IMAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,22 @@ def get_profile(name: str | None = None) -> Profile:
             f"(real data on a CPU budget) or 'full' (the real course), e.g. `export {ENV_VAR}=smoke`."
         )
     return profiles[chosen]
+
+
+def profiles_table() -> str:
+    """The three profiles side by side: what each one trains on, for how long, and where."""
+    profiles = _profiles()
+    all_train = CIFAR10_TRAIN_IMAGES - profiles["full"].val_size
+    rows = [
+        ("training images", lambda p: f"{p.train_size:,}" if p.train_size else f"all ({all_train:,})"),
+        ("validation images", lambda p: f"{p.val_size:,}"),
+        ("test images", lambda p: f"{p.test_size:,}" if p.test_size else f"all ({CIFAR10_TEST_IMAGES:,})"),
+        ("epochs", lambda p: str(p.epochs)),
+        ("batch size", lambda p: str(p.batch_size)),
+        ("batches per epoch", lambda p: f"at most {p.limit_batches}" if p.limit_batches else "all"),
+        ("device", lambda p: "the GPU if any" if p.accelerator == "auto" else p.accelerator),
+    ]
+    lines = [f"{'':<19}" + "".join(f"{name:>16}" for name in PROFILE_NAMES)]
+    for label, show in rows:
+        lines.append(f"{label:<19}" + "".join(f"{show(profiles[name]):>16}" for name in PROFILE_NAMES))
+    return "\n".join(lines)

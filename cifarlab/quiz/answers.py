@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from cifarlab.profile import CIFAR10_TRAIN_IMAGES
 from cifarlab.recipe import RECIPE
 
-CIFAR10_TRAIN_IMAGES = 50_000  # the official training split, before lesson 00's validation hold-out
 PHOTO = (480, 360)  # lesson 07's 4:3 "photo", width x height
 
 
