@@ -74,7 +74,6 @@ def _as_loader(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
 def _trainer(epochs: int) -> Any:
     import lightning as L
 
-    quiet_lightning()
     return L.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -94,6 +93,7 @@ def _build(cls: type) -> Any:
 
 
 def _fit(module: Any, epochs: int) -> Any:
+    quiet_lightning()  # before catch_warnings, which would drop its filter again on the way out
     with info_off(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`")  # the check validates on its own
         return _fit_loudly(module, epochs)
