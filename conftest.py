@@ -5,13 +5,35 @@
   ../shared); when unset, that tarball if it is beside the checkout, else the official
   CIFAR-10 download a student gets (fetched once into the cache). Unit tests choose their
   own data and do not depend on this.
+- nbval's sanitize file (pyproject's addopts name it relative to the repository root) is found
+  from any working directory, and a checked cell whose stored output differs says how to
+  regenerate it (`cifarlab.solutions`).
 The notebook kernels are child processes and inherit these variables.
 """
 
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("CIFARLAB_PROFILE", "smoke")
 _shared = Path(__file__).resolve().parent.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 if "CIFARLAB_DATA" not in os.environ and _shared.is_file():
     os.environ["CIFARLAB_DATA"] = str(_shared)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sanitize = getattr(config.option, "nbval_sanitize_with", None)
+    if sanitize and not Path(sanitize).is_absolute():
+        config.option.nbval_sanitize_with = str(config.rootpath / sanitize)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and call.excinfo and "Cell outputs differ" in str(call.excinfo.value):
+        from cifarlab.solutions import stale_output_help
+
+        cell = getattr(item, "cell", {}).get("id", item.name)
+        report.sections.append(("stale stored output", stale_output_help(item.path, cell)))

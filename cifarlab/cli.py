@@ -1,5 +1,5 @@
 """The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, export, app,
-build-lessons, grade."""
+build-lessons, run-solutions, grade."""
 
 from __future__ import annotations
 
@@ -132,6 +132,24 @@ def _build_lessons(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_solutions(args: argparse.Namespace) -> int:
+    from cifarlab.data import resolve_source
+    from cifarlab.lessons import build_lessons
+    from cifarlab.solutions import STORED_PROFILE, find_solutions, run_solutions
+
+    if args.timeout <= 0:
+        raise OptionError(f"--timeout must be a positive number of seconds, got {args.timeout:g}.")
+    paths = find_solutions(args.lessons_to_run, args.solutions)
+    if not Path(args.lessons).is_dir():
+        raise OptionError(f"--lessons '{args.lessons}' is not a folder: run this from the repository root.")
+    source = resolve_source(None)  # fails now, not after the first notebook, when CIFARLAB_DATA points nowhere
+    print(f"Running {len(paths)} solution notebook(s) in the {STORED_PROFILE} profile on {source.describe()}.")
+    run_solutions(paths, timeout=args.timeout)
+    stale = build_lessons(Path(args.solutions), Path(args.lessons))
+    print("\n".join(f"wrote: {s}" for s in stale) or "lessons/ was already up to date.")
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from cifarlab.grade import grade, table
 
@@ -198,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the exercises' hints go (default: cifarlab/selfcheck/exercises.json beside solutions/)",
     )
     lessons.set_defaults(handler=_build_lessons)
+    _add_run_solutions_command(commands)
     _add_grade_command(commands)
     return parser
 
@@ -290,6 +309,22 @@ def _add_app_command(commands: argparse._SubParsersAction) -> None:
     app.add_argument("--gallery", type=int, default=24, help="how many mistakes to show (default 24)")
     app.add_argument("--no-data", action="store_true", help="start without test images")
     app.set_defaults(handler=_app)
+
+
+def _add_run_solutions_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.solutions import STORED_PROFILE
+
+    run = commands.add_parser(
+        "run-solutions",
+        help=f"run solutions/ in the {STORED_PROFILE} profile, store their outputs, then rebuild lessons/",
+    )
+    run.add_argument(
+        "lessons_to_run", nargs="*", metavar="LESSON", help="lesson numbers, e.g. 03 07 (default: all of them)"
+    )
+    run.add_argument("--timeout", type=float, default=900, help="seconds a cell may run (default 900)")
+    run.add_argument("--solutions", default="solutions")
+    run.add_argument("--lessons", default="lessons")
+    run.set_defaults(handler=_run_solutions)
 
 
 def _add_grade_command(commands: argparse._SubParsersAction) -> None:

@@ -10,8 +10,8 @@ The solutions are the only source. In a solution, exercise code sits between
 * the rest is the answer.
 
 The student version replaces each block with its nudges and a `raise NotImplementedError`,
-clears every output and drops nbval's `# NBVAL_CHECK_OUTPUT` markers (a lesson has no
-stored outputs to compare with). The hints and the answer go to the exercise catalogue
+clears every output and drops the cells' output tags and source digests (`cifarlab.solutions`:
+a lesson has no stored outputs to compare with). The hints and the answer go to the exercise catalogue
 (`cifarlab/selfcheck/exercises.json`), where `check.hint("residual_block")` reveals them
 one per call, the answer last. Each notebook's metadata names its lesson and exercises, so
 that `cifarlab grade` knows what to look for even in a renamed copy. `--check` rebuilds in
@@ -29,9 +29,9 @@ from pathlib import Path
 import nbformat
 
 from cifarlab.errors import LessonBuildError
+from cifarlab.solutions import OUTPUT_TAGS
 
 BEGIN, END, NUDGE, HINT = "# BEGIN SOLUTION", "# END SOLUTION", "# NUDGE:", "# HINT:"
-CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 CATALOGUE = Path("cifarlab") / "selfcheck" / "exercises.json"  # relative to the repository root
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -83,7 +83,7 @@ def strip_solutions(
             block = None
         elif block is not None:
             block.append(line)
-        elif stripped != CHECK_MARKER:
+        else:
             out.append(line)
     if block is not None:
         raise LessonBuildError(f"{where}: {BEGIN} is never closed by {END}.")
@@ -133,6 +133,11 @@ def build_lesson(
     before = set(exercises)
     for index, cell in enumerate(lesson.cells):
         cell.metadata.pop("execution", None)
+        cell.metadata.pop("cifarlab", None)  # the digest of the code that made the solution's outputs
+        if "tags" in cell.metadata:
+            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t not in OUTPUT_TAGS]
+            if not cell.metadata["tags"]:
+                del cell.metadata["tags"]
         if cell.cell_type == "code":
             cell.source = strip_solutions(cell.source, f"{name} cell {index}", number, exercises)
             cell.outputs = []

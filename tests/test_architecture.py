@@ -25,7 +25,18 @@ LAYERS = {
     "training": ["schedule", "loop", "datamodule", "lit", "precision", "rng", "history", "lr_finder", "speed", "train"],
     "evaluation": ["evaluation", "gradcam"],
     "inference and app": ["inference", "pretrained", "widgets", "app"],
-    "the course": ["lessons", "expectations", *QUIZ, "grade", "doctor", "cli", "__main__", "selfcheck", *SELFCHECKS],
+    "the course": [
+        "solutions",
+        "lessons",
+        "expectations",
+        *QUIZ,
+        "grade",
+        "doctor",
+        "cli",
+        "__main__",
+        "selfcheck",
+        *SELFCHECKS,
+    ],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 
