@@ -151,8 +151,6 @@ def tiny_solutions(folder: Path, second: str = "print(6 * 7)") -> Path:
 def test_run_solutions_stores_outputs_made_in_the_stated_profile_then_rebuilds_lessons(tmp_path, capsys):
     solutions, lessons = tiny_solutions(tmp_path / "solutions"), tmp_path / "lessons"
     lessons.mkdir()
-    catalogue = tmp_path / "exercises.json"
-    catalogue.write_text("{}\n")
     assert main(["run-solutions", "01", "--solutions", str(solutions), "--lessons", str(lessons)]) == 0
     stored = read(solutions / "01_tiny.ipynb")
     profile, cwd = stored.cells[0].outputs[0]["text"].split()
