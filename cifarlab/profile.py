@@ -125,10 +125,15 @@ def get_profile(name: str | None = None) -> Profile:
     return profiles[chosen]
 
 
+def full_training_images() -> int:
+    """How many images the full course trains on: CIFAR-10's training split less the validation hold-out."""
+    return CIFAR10_TRAIN_IMAGES - _profiles()["full"].val_size
+
+
 def profiles_table() -> str:
     """The three profiles side by side: what each one trains on, for how long, and where."""
     profiles = _profiles()
-    all_train = CIFAR10_TRAIN_IMAGES - profiles["full"].val_size
+    all_train = full_training_images()
     rows = [
         ("training images", lambda p: f"{p.train_size:,}" if p.train_size else f"all ({all_train:,})"),
         ("validation images", lambda p: f"{p.val_size:,}"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from cifarlab.profile import CIFAR10_TRAIN_IMAGES
+from cifarlab.profile import full_training_images
 from cifarlab.recipe import RECIPE
 
 PHOTO = (480, 360)  # lesson 07's 4:3 "photo", width x height
@@ -52,10 +52,7 @@ def block_shapes() -> dict[str, tuple[int, ...]]:
 
 def full_run_steps() -> int:
     """Optimizer steps of the full recipe (the training loader drops each epoch's incomplete last batch)."""
-    from cifarlab.profile import get_profile
-
-    images = CIFAR10_TRAIN_IMAGES - get_profile("full").val_size
-    return RECIPE.epochs * (images // RECIPE.batch_size)
+    return RECIPE.epochs * (full_training_images() // RECIPE.batch_size)
 
 
 @functools.cache
