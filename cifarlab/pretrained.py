@@ -12,7 +12,6 @@ differs, e.g. a Git LFS pointer or a half-downloaded file, rather than loading n
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 
 from cifarlab.checkpoint import LoadedModel, hyper_parameters, load_model, read_checkpoint
 from cifarlab.errors import CheckpointError
+from cifarlab.files import sha256
 from cifarlab.history import read_history
 from cifarlab.recipe import RECIPE
 from cifarlab.versions import package_versions
@@ -42,15 +42,6 @@ def provenance(name: str = DEFAULT) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"no pretrained model called {name!r}; the shipped ones are {available()}.")
     return json.loads(path.read_text())
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """The file's SHA-256 as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pretrained_path(name: str = DEFAULT) -> Path:

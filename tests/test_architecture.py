@@ -14,10 +14,10 @@ SELFCHECKS = [
 QUIZ = ["quiz", *(f"quiz.{m}" for m in ("question", "answers", "bank"))]
 # lowest first; a module may import from its own layer and the ones before it, never from later ones
 LAYERS = {
-    "foundations": ["errors", "recipe", "profile", "hardware", "versions", "logs", "progress"],
+    "foundations": ["errors", "files", "recipe", "profile", "hardware", "versions", "logs", "progress"],
     "data": [
         "data",
-        *(f"data.{m}" for m in ("cache", "imageset", "folder", "official", "synthetic", "sources")),
+        *(f"data.{m}" for m in ("cache", "imageset", "integrity", "folder", "official", "synthetic", "sources")),
         "plots",
     ],
     "augmentation": ["augment", "batch_augment"],

@@ -14,11 +14,12 @@ class FakeCIFAR10:
     """Stands in for torchvision's CIFAR10 with the same attributes, without the download."""
 
     calls: list = []
+    short_by = 0  # images missing from the training split
 
     def __init__(self, root, train, download):
         FakeCIFAR10.calls.append((root, train, download))
-        n = 50 if train else 10
-        self.data = np.full((n, 32, 32, 3), 7 if train else 9, np.uint8)
+        n = 50_000 - FakeCIFAR10.short_by if train else 10_000
+        self.data = np.broadcast_to(np.uint8(7 if train else 9), (n, 32, 32, 3))  # full size, no memory
         self.targets = list(np.arange(n) % 10)
         self.classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -33,10 +34,17 @@ def test_official_gives_the_common_form(monkeypatch):
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
     FakeCIFAR10.calls.clear()
     train, test = load_cifar10("torchvision")
-    assert (len(train), len(test)) == (50, 10)
+    assert (len(train), len(test)) == (50_000, 10_000)
     assert train.images[0, 0, 0, 0] == 7 and test.images[0, 0, 0, 0] == 9
     assert train.classes[0] == "airplane" and train.labels.dtype == np.int64
     assert all(root.startswith(str(cache_dir())) and download for root, _, download in FakeCIFAR10.calls)
+
+
+def test_an_incomplete_official_set_is_refused(monkeypatch):
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    monkeypatch.setattr(FakeCIFAR10, "short_by", 10)
+    with pytest.raises(DataError, match=r"incomplete CIFAR-10: train/ holds 49,990 images, not 50,000"):
+        load_cifar10("torchvision")
 
 
 def test_offline_download_says_how_to_use_a_local_copy(monkeypatch):

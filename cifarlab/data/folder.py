@@ -12,9 +12,11 @@ caches the arrays (see `cache.py`); later loads read the cache in a couple of se
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -24,7 +26,9 @@ from PIL import Image, UnidentifiedImageError
 
 from cifarlab.data.cache import cache_key, cached_arrays
 from cifarlab.data.imageset import ImageSet
+from cifarlab.data.integrity import CIFAR10_CLASSES, IMAGE_BYTES, PER_CLASS, check_complete, verify_archive
 from cifarlab.errors import DataError
+from cifarlab.files import sha256
 from cifarlab.progress import progress, reading
 from cifarlab.recipe import RECIPE
 
@@ -37,9 +41,19 @@ LAYOUT_HELP = (
     "(32x32 RGB images, the same class folders in both)."
 )
 
+CUT_SHORT = (
+    "'{path}' ends without tar's end-of-archive marker: it was cut short (an interrupted copy, download "
+    "or `tar`). Copy or create it again."
+)
+
 
 def load_image_folder(path: Path, use_cache: bool = True) -> tuple[ImageSet, ImageSet]:
-    """Load (train, test) from an ImageFolder-layout folder or `.tar.gz` at `path`."""
+    """Load (train, test) from an ImageFolder-layout folder or `.tar.gz` at `path`.
+
+    A copy whose classes are CIFAR-10's must be complete (`integrity.check_complete`); an
+    archive the package knows must match its hash. The cache entry is keyed by the content,
+    so a changed copy is decoded again and a touched one is not.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"'{path}' does not exist. {LAYOUT_HELP}")
@@ -48,13 +62,18 @@ def load_image_folder(path: Path, use_cache: bool = True) -> tuple[ImageSet, Ima
         raise DataError(f"'{path}' is a file but not a .tar.gz or .tar archive. {LAYOUT_HELP}")
 
     def decode() -> dict[str, np.ndarray]:
-        return _decode(path, _tar_entries(path) if is_tar else _folder_entries(path))
+        arrays = _decode(path, _tar_entries(path) if is_tar else _folder_entries(path))
+        check_complete(path, arrays)  # before it is cached: a short copy is never stored
+        return arrays
 
+    if is_tar:
+        _check_tar_end(path)
     if use_cache:
-        stat = path.stat()
-        fingerprint = (stat.st_size, stat.st_mtime_ns) if is_tar else _folder_fingerprint(path)
-        key = cache_key("image-folder", path.resolve(), *fingerprint)
-        arrays, _ = cached_arrays(f"imagefolder-{key}", decode)
+        content, needs_bytes = content_key(path)
+        source = "imagefolder-" + cache_key("image-folder", path.resolve())
+        arrays, cached = cached_arrays(source, content, decode, needs_bytes=needs_bytes)
+        if cached:
+            check_complete(path, arrays)
     else:
         arrays = decode()
     classes = tuple(str(c) for c in arrays["classes"])
@@ -70,14 +89,43 @@ def load_image_folder(path: Path, use_cache: bool = True) -> tuple[ImageSet, Ima
     return image_set("train"), image_set("test")
 
 
-def _folder_fingerprint(path: Path) -> tuple[int, int]:
-    """(file count, newest mtime) of a folder tree: changes when images are added or edited."""
-    count, newest = 0, 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            count += 1
-            newest = max(newest, os.stat(os.path.join(root, name)).st_mtime_ns)
-    return count, newest
+def _check_tar_end(path: Path) -> None:
+    """An uncompressed tar must end with its end-of-archive marker; checked before any decode.
+
+    (A compressed one is checked as it streams: see `_tar_entries`.)
+    """
+    with open(path, "rb") as file:
+        if file.read(2) in (b"\x1f\x8b", b"BZ", b"\xfd7"):  # gzip, bzip2, xz
+            return
+        file.seek(0, os.SEEK_END)
+        if file.tell() >= 2 * tarfile.BLOCKSIZE:
+            file.seek(-2 * tarfile.BLOCKSIZE, os.SEEK_END)
+            if not any(file.read()):
+                return
+    raise DataError(CUT_SHORT.format(path=path))
+
+
+def content_key(path: Path) -> tuple[str, int]:
+    """(what the copy holds, as a short hash; about how many bytes its decoded arrays take).
+
+    An archive: its SHA-256 (checked against the known copies), so touching it changes
+    nothing. A folder: every file's name, size and modification time, so renaming or moving
+    an image between class folders (which keeps its time) is a new content.
+    """
+    if path.is_file():
+        digest = sha256(path)
+        known = verify_archive(path, digest)
+        images = sum(PER_CLASS.values()) * len(CIFAR10_CLASSES) if known else path.stat().st_size // 1024
+        return digest[:16], images * IMAGE_BYTES
+    listing, images = hashlib.sha256(), 0
+    for root, folders, files in os.walk(path):
+        folders.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            stat = os.stat(full)
+            listing.update(f"{os.path.relpath(full, path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            images += 1
+    return listing.hexdigest()[:16], images * IMAGE_BYTES
 
 
 def _folder_entries(path: Path) -> Iterator[tuple[str, bytes]]:
@@ -106,6 +154,11 @@ def _tar_entries(path: Path) -> Iterator[tuple[str, bytes]]:
                 if member.isfile() and PurePosixPath(member.name).suffix.lower() in IMAGE_SUFFIXES:
                     data = archive.extractfile(member)
                     yield member.name, data.read() if data else b""
+            # tar ends with two zero blocks; tarfile takes the end of the data as the end too,
+            # so a copy cut at a member boundary would otherwise read as a smaller data set
+            end = archive.fileobj.read(tarfile.BLOCKSIZE)
+            if len(end) < tarfile.BLOCKSIZE or any(end):
+                raise DataError(CUT_SHORT.format(path=path))
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
         raise DataError(
             f"'{path}' is corrupt or truncated ({type(error).__name__}: {error}). "
@@ -149,18 +202,23 @@ def _decode(path: Path, entries: Iterator[tuple[str, bytes]]) -> dict[str, np.nd
 def _read_image(path: Path, name: str, data: bytes) -> np.ndarray:
     where = f"'{name}' in '{path}'" if path.is_file() else f"'{path / name}'"
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if image.size != IMAGE_SIZE:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))  # reads the header only
+        with image:
+            if image.size != IMAGE_SIZE:  # from the header: a huge image is never decoded
                 raise DataError(
                     f"{where} is {image.size[0]}x{image.size[1]}; CIFAR-10 images are 32x32. "
                     "Resize it to 32x32 or remove it from the copy."
                 )
+            image.load()
             if image.mode != "RGB":
                 raise DataError(
                     f"{where} has mode {image.mode}; every image must be RGB. "
                     "Convert it, e.g. Image.open(f).convert('RGB').save(f)."
                 )
             return np.asarray(image, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"{where} is far too large for a CIFAR-10 image ({error}). Remove it from the copy.") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DataError(f"{where} cannot be read as an image ({error}). Replace or remove it.") from error
