@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from cifarlab.errors import CifarlabError, DataError, OptionError
+from cifarlab.files import describe_os_error, is_environment_fault
+from cifarlab.options import COUNT, PORT, POSITIVE, RECIPE_RANGES, SEED, WORKERS, Range, argparse_number
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -46,8 +48,6 @@ def _train(args: argparse.Namespace) -> int:
 
     # the train options are named after TrainConfig's fields and the recipe's, so they map one to one
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    if options["devices"].isdigit():
-        options["devices"] = int(options["devices"])
     recipe = {name: getattr(args, name) for name in RECIPE_OPTIONS if getattr(args, name) is not None}
     result = train(TrainConfig(**options, extra=recipe))
     if not result.global_zero:  # the other processes of a multi-device run stay quiet
@@ -67,6 +67,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cifarlab.profile import get_profile
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    _check_device(device)
     loaded = load_any(args.checkpoint, device)
     splits = load_splits(resolve_source(args.source), get_profile(args.profile))
     if tuple(splits.classes) != tuple(loaded.classes):
@@ -80,14 +81,50 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    from cifarlab.pretrained import export_pretrained, provenance
+def _check_device(device: str) -> None:
+    """A device torch knows and this machine has, or an OptionError."""
+    import torch
 
-    weights = export_pretrained(args.run, args.name, args.out)
-    info = provenance(args.name) if Path(args.out).resolve() == weights.parent.resolve() else {}
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        raise OptionError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N.") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise OptionError(f"--device {device}, but this machine has no CUDA GPU: use --device cpu (or leave it out).")
+    if (
+        kind == "cuda"
+        and torch.device(device).index is not None
+        and torch.device(device).index >= torch.cuda.device_count()
+    ):
+        raise OptionError(f"--device {device}, but this machine has {torch.cuda.device_count()} GPU(s).")
+
+
+def _check_port_free(host: str, port: int | None) -> None:
+    """Refuse a port something else listens on, before loading the model and the data."""
+    import socket
+
+    if port is None:
+        return  # Gradio takes the first free one from 7860
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OptionError(
+                f"cannot serve on {host}:{port} ({error.strerror or error}): another program uses that port. "
+                "Pass another --port, or leave --port out to take the first free one from 7860."
+            ) from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from cifarlab.pretrained import export_pretrained
+
+    weights = export_pretrained(args.run, args.name, args.out, force=args.force)
+    info = json.loads(weights.with_suffix(".json").read_text())  # what was written, not the shipped model
     print(f"wrote {weights} ({weights.stat().st_size / 2**20:.1f} MiB) and {weights.with_suffix('.json')}")
-    if info:
-        print(f"test accuracy {info['test_accuracy']:.2%}, sha256 {info['sha256']}")
+    print(f"test accuracy {info['test_accuracy']:.2%}, sha256 {info['sha256']}")
+    print(f"use it with: cifarlab app {weights}   (or load_any({str(weights)!r}) in a notebook)")
     return 0
 
 
@@ -98,6 +135,7 @@ def _app(args: argparse.Namespace) -> int:
         raise OptionError(
             'the app needs Gradio, which is the `app` extra: pip install -e ".[app]" (or pip install "cifarlab[app]").'
         )
+    _check_port_free(args.host, args.port)
     from cifarlab.app import build_app, launch
     from cifarlab.data import load_splits, resolve_source
     from cifarlab.pretrained import load_any
@@ -137,8 +175,6 @@ def _run_solutions(args: argparse.Namespace) -> int:
     from cifarlab.lessons import build_lessons
     from cifarlab.solutions import STORED_PROFILE, find_solutions, run_solutions
 
-    if args.timeout <= 0:
-        raise OptionError(f"--timeout must be a positive number of seconds, got {args.timeout:g}.")
     paths = find_solutions(args.lessons_to_run, args.solutions)
     if not Path(args.lessons).is_dir():
         raise OptionError(f"--lessons '{args.lessons}' is not a folder: run this from the repository root.")
@@ -183,7 +219,7 @@ def _add_recipe_options(train: argparse.ArgumentParser) -> None:
         if f.name in RECIPE_OPTIONS:
             group.add_argument(
                 "--" + f.name.replace("_", "-"),
-                type=float,
+                type=argparse_number(RECIPE_RANGES[f.name]),
                 metavar="X",
                 help=f"{getattr(RECIPE, f.name):g} ({f.metadata['unit']}): {f.metadata['why']}",
             )
@@ -194,6 +230,16 @@ PROFILE_HELP = "default: $CIFARLAB_PROFILE, else full on a GPU, cpu without"
 MODEL_HELP = (
     "a .ckpt from a run folder, a saved state dict or a pretrained model's name (default: the pretrained model)"
 )
+
+
+def _devices(text: str) -> int | str:
+    """--devices: a number of devices, or 'auto'."""
+    if text == "auto":
+        return text
+    try:
+        return argparse_number(COUNT)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 or 'auto', got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,14 +285,18 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out", default="runs/latest", help="run folder (default: runs/latest)")
     train.add_argument("--profile", choices=PROFILE_NAMES, help=PROFILE_HELP)
     train.add_argument("--source", help=SOURCE_HELP)
-    train.add_argument("--epochs", type=int, help=f"default: the profile's (full: the recipe's {RECIPE.epochs})")
     train.add_argument(
-        "--batch-size", type=int, help=f"default: the profile's (full: the recipe's {RECIPE.batch_size})"
+        "--epochs", type=argparse_number(COUNT), help=f"default: the profile's (full: the recipe's {RECIPE.epochs})"
+    )
+    train.add_argument(
+        "--batch-size",
+        type=argparse_number(COUNT),
+        help=f"default: the profile's (full: the recipe's {RECIPE.batch_size})",
     )
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=RECIPE.optimizer, help="SGD (Nesterov) or AdamW")
     rate = train.add_mutually_exclusive_group()
     peak = f"default: {RECIPE.max_lr:g} for sgd, {RECIPE.adam_max_lr:g} for adam"
-    rate.add_argument("--max-lr", type=float, help=f"OneCycle's peak rate ({peak})")
+    rate.add_argument("--max-lr", type=argparse_number(POSITIVE), help=f"OneCycle's peak rate ({peak})")
     rate.add_argument("--lr-find", action="store_true", help="find the peak rate with the range test first")
     train.add_argument(
         "--precision",
@@ -265,10 +315,17 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         help="'batch': whole batches on the device; 'albumentations': per image in the loader (auto: batch)",
     )
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="default: the profile's")
-    train.add_argument("--devices", default="1", help="how many devices (e.g. 2, or 'auto'); >1 needs --strategy ddp")
+    train.add_argument(
+        "--devices", type=_devices, default=1, help="how many devices (e.g. 2, or 'auto'); >1 needs --strategy ddp"
+    )
     train.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
-    train.add_argument("--workers", dest="num_workers", type=int, help="DataLoader processes (default: the profile's)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--workers",
+        dest="num_workers",
+        type=argparse_number(WORKERS),
+        help="DataLoader processes (default: the profile's)",
+    )
+    train.add_argument("--seed", type=argparse_number(SEED), default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_recipe_options(train)
     train.set_defaults(handler=_train)
@@ -281,7 +338,7 @@ def _add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("checkpoint", nargs="?", help=MODEL_HELP)
     evaluate.add_argument("--source", help=SOURCE_HELP)
     evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
-    evaluate.add_argument("--batch-size", type=int, default=500)
+    evaluate.add_argument("--batch-size", type=argparse_number(COUNT), default=500)
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is a GPU)")
     evaluate.set_defaults(handler=_evaluate)
 
@@ -290,8 +347,8 @@ def _add_export_command(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="ship a run's best weights as a pretrained model (fp16 + provenance)")
     export.add_argument("run", help="a finished run folder of `cifarlab train`")
     export.add_argument("--name", default="resnet9-cifar10", help="the model's name (default: resnet9-cifar10)")
-    weights = str(Path(__file__).resolve().parent / "weights")
-    export.add_argument("--out", default=weights, help="folder (default: cifarlab/weights)")
+    export.add_argument("--out", help="folder to write into (default: RUN/export)")
+    export.add_argument("--force", action="store_true", help="replace NAME.pt and NAME.json if they exist")
     export.set_defaults(handler=_export)
 
 
@@ -303,10 +360,15 @@ def _add_app_command(commands: argparse._SubParsersAction) -> None:
     )
     app.add_argument("checkpoint", nargs="?", help=MODEL_HELP)
     app.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    app.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
+    app.add_argument("--port", type=argparse_number(PORT), help="port (default: Gradio's, 7860 or the next free one)")
     app.add_argument("--source", help="test images for the examples and the gallery (default: $CIFARLAB_DATA)")
     app.add_argument("--profile", choices=PROFILE_NAMES, help="how many test images (default as for train)")
-    app.add_argument("--gallery", type=int, default=24, help="how many mistakes to show (default 24)")
+    app.add_argument(
+        "--gallery",
+        type=argparse_number(Range(integer=True, minimum=0)),
+        default=24,
+        help="how many mistakes to show (default 24)",
+    )
     app.add_argument("--no-data", action="store_true", help="start without test images")
     app.set_defaults(handler=_app)
 
@@ -321,7 +383,9 @@ def _add_run_solutions_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "lessons_to_run", nargs="*", metavar="LESSON", help="lesson numbers, e.g. 03 07 (default: all of them)"
     )
-    run.add_argument("--timeout", type=float, default=900, help="seconds a cell may run (default 900)")
+    run.add_argument(
+        "--timeout", type=argparse_number(POSITIVE), default=900, help="seconds a cell may run (default 900)"
+    )
     run.add_argument("--solutions", default="solutions")
     run.add_argument("--lessons", default="lessons")
     run.set_defaults(handler=_run_solutions)
@@ -333,7 +397,9 @@ def _add_grade_command(commands: argparse._SubParsersAction) -> None:
     grade = commands.add_parser("grade", help="run students' notebooks and report each exercise's verdict as CSV")
     grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="the students' .ipynb files")
     grade.add_argument("--out", required=True, help="the report, a CSV file (its folder must exist)")
-    grade.add_argument("--timeout", type=float, default=300, help="seconds a cell may run (default 300)")
+    grade.add_argument(
+        "--timeout", type=argparse_number(POSITIVE), default=300, help="seconds a cell may run (default 300)"
+    )
     grade.add_argument(
         "--profile", choices=PROFILE_NAMES, default="smoke", help="the profile the notebooks run in (default smoke)"
     )
@@ -348,6 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     except CifarlabError as error:  # a problem the user can fix; any other exception is a bug: its traceback shows
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if not is_environment_fault(error):
+            raise
+        # the machine's state (disk full, permissions, a file where a folder should be): not a bug
+        print(
+            f"error: {describe_os_error(error)}. Free some space or fix the path, then run it again.", file=sys.stderr
+        )
+        return 1
     except KeyboardInterrupt as interrupt:
         print(f"\ninterrupted: {interrupt}" if str(interrupt) else "\ninterrupted", file=sys.stderr)
         return 130

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
+from cifarlab.data.cache import cache_dir
 from cifarlab.errors import DataError, OptionError
 from cifarlab.profile import get_profile
 
@@ -111,6 +112,7 @@ def cpu_finding() -> Finding:
 
 
 def data_finding() -> Finding:
+    """The configured data source, opened: for a local copy, its images counted and its hash checked."""
     from cifarlab.data import resolve_source
 
     try:
@@ -118,8 +120,81 @@ def data_finding() -> Finding:
     except DataError as error:
         return Finding("data", "CIFARLAB_DATA is wrong", False, str(error))
     ready, detail = source.status()
-    advice = "" if ready else "set CIFARLAB_DATA to a local copy if this machine is offline (see README)."
-    return Finding("data", f"{source.describe()}: {detail}", ready if ready else None, advice)
+    if not ready:
+        advice = "set CIFARLAB_DATA to a local copy if this machine is offline (see README)."
+        return Finding("data", f"{source.describe()}: {detail}", None, advice)
+    if source.kind == "folder":
+        from cifarlab.data.folder import survey
+
+        found = survey(source.path)
+        if found.problems:
+            return Finding("data", f"{source.describe()}: refused", False, " ".join(found.problems))
+        return Finding("data", f"{source.describe()}: {found.describe()}", True)
+    if source.kind == "official":
+        damaged = _damaged_official_files()
+        if damaged:
+            return Finding(
+                "data",
+                f"{source.describe()}: {', '.join(damaged)} fail torchvision's MD5 check",
+                False,
+                f"delete {cache_dir() / 'torchvision' / 'cifar-10-batches-py'} and load the data again.",
+            )
+        return Finding("data", f"{source.describe()}: {detail}; every batch file matches its MD5", True)
+    return Finding("data", f"{source.describe()}: {detail}", True)
+
+
+def _damaged_official_files() -> list[str]:
+    from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
+
+    folder = cache_dir() / "torchvision" / CIFAR10.base_folder
+    files = [*CIFAR10.train_list, *CIFAR10.test_list]
+    return [name for name, md5 in files if not check_integrity(str(folder / name), md5)]
+
+
+def cache_finding() -> Finding:
+    """The cache folder, opened: writable, free space, and the entry of the configured copy."""
+    import shutil
+    import zipfile
+
+    from cifarlab.data import resolve_source
+    from cifarlab.data.cache import CACHE_ENV_VAR, entries_of
+    from cifarlab.files import human_bytes, unwritable
+
+    directory = cache_dir()
+    problem = unwritable(directory, create=False)
+    if problem:
+        return Finding(
+            "cache", problem, False, f"every load decodes the data again: set {CACHE_ENV_VAR} to a writable folder."
+        )
+    detail = f"{directory} ({human_bytes(shutil.disk_usage(directory).free)} free)"
+    try:
+        source = resolve_source()
+    except DataError:
+        return Finding("cache", detail, True)
+    if source.kind != "folder" or not source.path or not source.path.exists():
+        return Finding("cache", detail, True)
+    from cifarlab.data.folder import cache_source, content_key
+
+    entries = entries_of(cache_source(source.path), directory)
+    if not entries:
+        return Finding("cache", f"{detail}: no entry for this copy yet (the first load decodes it)", True)
+    current = content_key(source.path)[0]
+    entry = entries[-1]
+    try:
+        with zipfile.ZipFile(entry) as stored:
+            bad = stored.testzip()  # reads every byte, checking each array's CRC
+    except (OSError, zipfile.BadZipFile) as error:
+        bad = str(error)
+    if bad:
+        return Finding(
+            "cache",
+            f"{detail}: the entry {entry.name} is damaged ({bad})",
+            None,
+            "the next load decodes the data again.",
+        )
+    state = "up to date" if entry.stem.endswith(current) else "stale: the copy changed since (the next load decodes it)"
+    return Finding("cache", f"{detail}: {entry.name}, {human_bytes(entry.stat().st_size)}, intact, {state}", True)
 
 
 def profile_finding() -> Finding:
@@ -156,6 +231,7 @@ def diagnose() -> list[Finding]:
         device_finding(),
         cpu_finding(),
         data_finding(),
+        cache_finding(),
         profile_finding(),
     ]
 

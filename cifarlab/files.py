@@ -109,14 +109,25 @@ def remove_orphans(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def unwritable(folder: str | os.PathLike) -> str | None:
-    """Why files cannot be written into `folder` (created if missing), or None if they can."""
+def unwritable(folder: str | os.PathLike, create: bool = True) -> str | None:
+    """Why files cannot be written into `folder`, or None if they can.
+
+    create: make the folder if it is missing; else test the nearest folder that exists,
+    where it would be made, and leave the disk as it was.
+    """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         return f"{folder} is a file, not a folder"
+    probe = folder
+    if not create:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            return f"{probe} is a file, so {folder} cannot be made (a path component is a file)"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as error:
         return f"{folder} cannot be written ({describe_os_error(error)})"

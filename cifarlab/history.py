@@ -9,6 +9,7 @@ result apart, and is saved in checkpoints, so a resumed run keeps its earlier ep
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 import lightning as L
 from matplotlib.figure import Figure
+
+from cifarlab.files import write_text
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
@@ -61,10 +64,11 @@ class History(L.Callback):
     def write_csv(self, path: str | Path) -> Path:
         """Write the rows to a CSV file with the COLUMNS as header."""
         path = Path(path)
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text(path, text.getvalue())  # whole or not at all
         return path
 
     def table(self) -> str:

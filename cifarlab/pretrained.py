@@ -6,7 +6,9 @@ provenance (data, recipe, epochs, test accuracy, device, date, package versions,
 training history and the sha256 of NAME.pt). `load_pretrained` refuses a file whose hash
 differs, e.g. a Git LFS pointer or a half-downloaded file, rather than loading noise.
 
-`export_pretrained` makes the pair from a `cifarlab train` run folder (`cifarlab export`).
+`export_pretrained` makes such a pair from a `cifarlab train` run folder (`cifarlab export`), in
+the run's `export/` folder or where `--out` says: never in the package unless told to, so an
+export cannot replace the shipped model by accident.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 import torch
 
 from cifarlab.checkpoint import LoadedModel, hyper_parameters, load_model, read_checkpoint
-from cifarlab.errors import CheckpointError
-from cifarlab.files import sha256
+from cifarlab.errors import CheckpointError, OptionError
+from cifarlab.files import atomic_path, sha256, write_text
 from cifarlab.history import read_history
 from cifarlab.recipe import RECIPE
 from cifarlab.versions import package_versions
@@ -69,12 +71,24 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu") -> 
 
 
 def load_any(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
-    """A model from a checkpoint path, a shipped model's name, or (None) the default pretrained one."""
+    """A model from a checkpoint path, an export, a shipped model's name, or (None) the default pretrained one.
+
+    An export (NAME.pt with its NAME.json beside it) is checked against the hash it records.
+    """
     if spec is None:
         return load_pretrained(DEFAULT, device)
     if str(spec) in available() and not Path(spec).exists():
         return load_pretrained(str(spec), device)
-    return load_model(spec, device)
+    path = Path(spec)
+    record = path.with_suffix(".json")
+    if path.suffix == ".pt" and path.is_file() and record.is_file():
+        expected = json.loads(record.read_text()).get("sha256")
+        if expected and sha256(path) != expected:
+            raise CheckpointError(
+                f"{path} does not match the sha256 in {record.name}: it was changed or damaged after the export. "
+                "Export the run again."
+            )
+    return load_model(path, device)
 
 
 def _profile_batch_size(profile: str | dict[str, Any] | None) -> int:
@@ -83,13 +97,27 @@ def _profile_batch_size(profile: str | dict[str, Any] | None) -> int:
     return profile["batch_size"] if isinstance(profile, dict) else get_profile(profile).batch_size
 
 
-def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os.PathLike = WEIGHTS_DIR) -> Path:
+def export_pretrained(
+    run: str | os.PathLike, name: str = DEFAULT, out: str | os.PathLike | None = None, force: bool = False
+) -> Path:
     """Write NAME.pt (fp16 weights of the run's best checkpoint) and NAME.json (provenance).
 
     run: a folder written by `cifarlab train` (checkpoints/best.ckpt, summary.json,
-    config.json, metrics.csv). Returns the path of NAME.pt.
+    config.json, metrics.csv). out: where to write (default: <run>/export); existing files
+    are replaced only with force=True. Both files are written whole or not at all, and the
+    weights are loaded back before they are kept. Returns the path of NAME.pt.
     """
-    run, out = Path(run), Path(out)
+    run = Path(run)
+    out = run / "export" if out is None else Path(out)
+    weights, record = out / f"{name}.pt", out / f"{name}.json"
+    existing = [p for p in (weights, record) if p.exists()]
+    if existing and not force:
+        raise OptionError(
+            f"{' and '.join(str(p) for p in existing)} already exist: pass --force (force=True) to replace them, "
+            "or choose another --out or --name."
+        )
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {out} is a file; an export writes two files into a folder there.")
     summary, config = _finished_run(run)
     contents = read_checkpoint(run / "checkpoints" / "best.ckpt")
     hparams = {
@@ -99,16 +127,17 @@ def export_pretrained(run: str | os.PathLike, name: str = DEFAULT, out: str | os
         k.removeprefix("model."): (v.half() if v.is_floating_point() else v) for k, v in contents["state_dict"].items()
     }
     out.mkdir(parents=True, exist_ok=True)
-    weights = out / f"{name}.pt"
-    torch.save({"state_dict": state, "hyper_parameters": hparams}, weights)
-    load_model(weights)  # what we ship must load
-    size = weights.stat().st_size
-    if size > MAX_BYTES:
-        raise CheckpointError(
-            f"{weights} is {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository accepts."
-        )
+    with atomic_path(weights) as temporary:
+        torch.save({"state_dict": state, "hyper_parameters": hparams}, temporary)
+        load_model(temporary)  # what we ship must load
+        size = temporary.stat().st_size
+        if size > MAX_BYTES:
+            raise CheckpointError(
+                f"{weights.name} would be {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository "
+                "accepts; nothing was written."
+            )
     info = _provenance(name, weights, summary, config, read_history(run / "metrics.csv"))
-    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_text(record, json.dumps(info, indent=2) + "\n")
     return weights
 
 

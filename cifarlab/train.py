@@ -14,9 +14,9 @@ This is what `cifarlab train` runs and what lessons 04 and 05 call.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -29,18 +29,30 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
-from cifarlab.checkpoint import hyper_parameters, read_checkpoint
+from cifarlab.checkpoint import hyper_parameters
 from cifarlab.datamodule import CIFAR10DataModule
 from cifarlab.errors import OptionError
+from cifarlab.files import FolderLock, write_text
 from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
 from cifarlab.lit import LitResNet9
 from cifarlab.logs import info_off, quiet_lightning
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
+from cifarlab.options import COUNT, RECIPE_RANGES, SEED, WORKERS, check_number
 from cifarlab.precision import Settings, choose_settings
 from cifarlab.profile import Profile, get_profile
 from cifarlab.recipe import RECIPE
 from cifarlab.rng import RandomStates
+from cifarlab.runfolder import (
+    AtomicCheckpointIO,
+    check_out_folder,
+    checkpoint_paths,
+    is_rank_zero,
+    resume_checkpoint,
+    save_figure,
+    stored_config,
+    write_json,
+)
 from cifarlab.versions import package_versions
 
 
@@ -87,15 +99,38 @@ class RunResult:
 
 
 def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResult:
-    """Train (or resume) a LitResNet9 as `config` says; test the best checkpoint once at the end."""
-    out, last = Path(config.out), Path(config.out) / "checkpoints" / "last.ckpt"
-    _check_options(config, last)
+    """Train (or resume) a LitResNet9 as `config` says; test the best checkpoint once at the end.
+
+    Every option is checked before any work; the run folder is locked while the run writes
+    into it (see `cifarlab.runfolder`).
+    """
+    out = Path(config.out)
+    _check_numbers(config)
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
-    accelerator = config.accelerator or profile.accelerator
-    resumed = hyper_parameters(read_checkpoint(last)) if config.resume else None
+    _check_accelerator(config.accelerator or profile.accelerator)
+    choose_settings(config.precision, config.channels_last, config.augment, config.accelerator or profile.accelerator)
+    check_out_folder(out)
+    # the other processes of a multi-device run write into the folder their first process locked
+    with FolderLock(out, "run") if is_rank_zero() else contextlib.nullcontext():
+        return _train(config, out, callbacks)
+
+
+def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> RunResult:
+    last, best = checkpoint_paths(out)
+    _check_options(config, last, best)
+    start_from, resumed = None, None
+    if config.resume:
+        start_from, contents, note = resume_checkpoint(out)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        resumed = hyper_parameters(contents)
+        config = _as_it_started(config, stored_config(out))
     _check_resumable(config, resumed)
+    profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
+    epochs = profile.epochs if config.epochs is None else config.epochs
+    accelerator = config.accelerator or profile.accelerator
+    _check_accelerator(accelerator)
     settings = _settings(config, accelerator, resumed)
-    out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = CIFAR10DataModule(
         config.source, profile, config.batch_size, config.num_workers, seed=config.seed, augment=settings.augment
@@ -103,13 +138,14 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     datamodule.prepare_data()
     datamodule.setup()
     module = _module(config, settings, datamodule, resumed)
-    _write_json(out / "config.json", asdict(config))
+    resolved = {"epochs": epochs, "batch_size": datamodule.batch_size, "profile": asdict(profile)}
+    write_json(out / "config.json", {**asdict(config), "resolved": resolved})
     found = _find_rate(config, module, datamodule, profile, accelerator, settings, out)
     history = History()
     trainer = make_trainer(
         out,
         profile,
-        epochs=config.epochs or profile.epochs,
+        epochs=epochs,
         accelerator=accelerator,
         precision=settings.precision,
         devices=config.devices,
@@ -118,7 +154,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
         quiet=config.quiet,
     )
     with info_off() if config.quiet else contextlib.nullcontext():
-        seconds = _fit(trainer, module, datamodule, last, config.resume)
+        seconds = _fit(trainer, module, datamodule, start_from, last)
         if not trainer.interrupted:
             _test_best(trainer, module, datamodule)
     best = trainer.checkpoint_callback
@@ -212,17 +248,18 @@ def make_trainer(
     latest = ModelCheckpoint(
         Path(out) / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
     )
-    with info_off() if quiet else contextlib.nullcontext():  # the Trainer announces the devices it found
+    with info_off() if quiet else contextlib.nullcontext(), _misconfiguration_as_option_error():
         return L.Trainer(
             accelerator=accelerator,
             devices=devices,
             strategy=strategy,
             precision=precision,
-            max_epochs=epochs or profile.epochs,
+            max_epochs=profile.epochs if epochs is None else epochs,
             limit_train_batches=profile.limit_batches,
             limit_val_batches=profile.limit_batches,
             limit_test_batches=profile.limit_batches,
             callbacks=[RandomStates(), best, latest, *([] if quiet else [TextProgressBar()]), *callbacks],
+            plugins=[AtomicCheckpointIO()],  # checkpoints whole or not at all (cifarlab.runfolder)
             enable_progress_bar=not quiet,
             enable_model_summary=not quiet,
             logger=CSVLogger(out, name="logs"),
@@ -232,19 +269,77 @@ def make_trainer(
         )
 
 
-def _check_options(config: TrainConfig, last: Path) -> None:
+def _check_numbers(config: TrainConfig) -> None:
+    """Every number finite and in range, before any work; None alone means "the profile's" or "the recipe's"."""
+    for name, value, allowed in (
+        ("epochs", config.epochs, COUNT),
+        ("batch_size", config.batch_size, COUNT),
+        ("num_workers", config.num_workers, WORKERS),
+        ("seed", config.seed, SEED),
+        ("max_lr", config.max_lr, RECIPE_RANGES["max_lr"]),
+        *((name, value, RECIPE_RANGES[name]) for name, value in config.extra.items() if name in RECIPE_RANGES),
+    ):
+        if value is not None:
+            check_number(name, value, allowed)
+
+
+def _check_options(config: TrainConfig, last: Path, best: Path) -> None:
     """Refuse contradictory options before any work is done."""
-    if last.exists() and not config.resume:
+    if (last.exists() or best.exists()) and not config.resume:
         raise OptionError(
-            f"{config.out} already holds a run (checkpoints/last.ckpt). Pass --resume to continue it, or "
-            "choose another --out."
+            f"{config.out} already holds a run (checkpoints/{(last if last.exists() else best).name}). Pass "
+            "--resume to continue it, or choose another --out."
         )
     if config.lr_find and str(config.devices) != "1":
         raise OptionError(
             "--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr."
         )
-    if config.resume and not last.exists():
-        raise OptionError(f"nothing to resume in {config.out}: there is no checkpoints/last.ckpt.")
+
+
+def _check_accelerator(accelerator: str) -> None:
+    """An accelerator this machine has, or an OptionError that says what it has."""
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise OptionError(
+            f"--accelerator {accelerator}, but this machine has no CUDA GPU that torch can use "
+            "(torch.cuda.is_available() is False). Use --accelerator cpu (or auto); on Colab, choose "
+            "Runtime > Change runtime type > GPU first."
+        )
+    if accelerator == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise OptionError("--accelerator mps, but this machine has no Apple GPU: use --accelerator cpu (or auto).")
+
+
+@contextlib.contextmanager
+def _misconfiguration_as_option_error() -> Iterator[None]:
+    """Lightning's "you asked for what this machine lacks" (devices, strategy) as an OptionError."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except MisconfigurationException as error:
+        raise OptionError(f"Lightning cannot set up this run: {error}") from None
+
+
+def _as_it_started(config: TrainConfig, stored: dict[str, Any] | None) -> TrainConfig:
+    """A resumed run keeps its epochs, batch size and profile: OneCycle's schedule was laid out for them.
+
+    Options left out are taken from the run; options that differ are refused, naming them.
+    """
+    resolved = (stored or {}).get("resolved")
+    if not resolved:  # a run from before config.json recorded them: as asked
+        return config
+    asked_profile = config.profile.name if isinstance(config.profile, Profile) else config.profile
+    asked = {"epochs": config.epochs, "batch_size": config.batch_size, "profile": asked_profile}
+    had = {"epochs": resolved["epochs"], "batch_size": resolved["batch_size"], "profile": resolved["profile"]["name"]}
+    changed = [
+        f"{name} {asked[name]} (the run has {had[name]})" for name in asked if asked[name] not in (None, had[name])
+    ]
+    if changed:
+        raise OptionError(
+            f"{config.out} cannot be resumed with {', '.join(changed)}: its OneCycle schedule was laid out for "
+            f"{had['epochs']} epochs of batches of {had['batch_size']} when it started. Drop those options to "
+            "continue the run as it started, or start a new run with another --out."
+        )
+    return replace(config, epochs=had["epochs"], batch_size=had["batch_size"], profile=Profile(**resolved["profile"]))
 
 
 def _check_resumable(config: TrainConfig, resumed: dict[str, Any] | None) -> None:
@@ -321,16 +416,21 @@ def _find_rate(
         precision=settings.precision,
     )
     print(f"LR finder: {found.describe()}")
-    lr_find_figure(found).savefig(out / "lr_find.png", dpi=120)
+    save_figure(lr_find_figure(found), out / "lr_find.png")
     module.hparams.max_lr = module.max_lr = found.max_lr
     return found
 
 
-def _fit(trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataModule, last: Path, resume: bool) -> float:
-    """trainer.fit (from `last` when resuming), timed; Ctrl+C says how to resume and leaves a kernel that interrupts."""
+def _fit(
+    trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataModule, start_from: Path | None, last: Path
+) -> float:
+    """trainer.fit (from `start_from` when resuming), timed.
+
+    Ctrl+C says how to resume, and leaves a kernel that can be interrupted again.
+    """
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(start_from) if start_from else None)
     except SystemExit:
         if not trainer.interrupted:
             raise
@@ -399,9 +499,9 @@ def _write_run_folder(out: Path, history: History, summary: dict[str, Any]) -> N
     if history.rows:
         title = f"{summary['profile']} profile, {summary['device']}"
         figure = metrics_figure(history.rows, title=title, label_smoothing=summary["label_smoothing"])
-        figure.savefig(out / "metrics.png", dpi=120)
-    _write_json(out / "summary.json", summary)
-    (out / "summary.txt").write_text(summary_text(history, summary))
+        save_figure(figure, out / "metrics.png")
+    write_json(out / "summary.json", summary)
+    write_text(out / "summary.txt", summary_text(history, summary))
 
 
 def summary_text(history: History, summary: dict[str, Any]) -> str:
@@ -420,7 +520,3 @@ def summary_text(history: History, summary: dict[str, Any]) -> str:
         history.table(),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _write_json(path: Path, contents: dict[str, Any]) -> None:
-    path.write_text(json.dumps(contents, indent=2) + "\n")

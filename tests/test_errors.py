@@ -15,7 +15,8 @@ from .conftest import REPO
 USER_ERRORS = {name for name, cls in vars(errors).items() if inspect.isclass(cls) and issubclass(cls, CifarlabError)}
 # raised on purpose: Ctrl+C (with how to resume), the stub a lesson's exercise starts with, and
 # Gradio's gr.Error, which the app raises to show a user's mistake (carrying an ImageError's words) in the page
-NOT_USER_ERRORS = {"KeyboardInterrupt", "NotImplementedError", "Error"}
+# ArgumentTypeError: argparse turns it into its own `error:` line and exit code 2, like ours
+NOT_USER_ERRORS = {"KeyboardInterrupt", "NotImplementedError", "Error", "ArgumentTypeError"}
 
 
 def raised_names(source: str) -> list[tuple[int, str]]:

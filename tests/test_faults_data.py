@@ -203,3 +203,58 @@ def test_two_first_loads_at_once_decode_once(image_folder):
     assert [out.strip().splitlines()[-1] for out, _ in outputs] == ["images: 40", "images: 40"]
     assert sum("Decoding" in out + err for out, err in outputs) == 1  # the second read the first's entry
     assert len(entries()) == 1 and temporaries() == []
+
+
+# --- the doctor opens the data and the cache ------------------------------------------------------------
+
+
+def test_the_doctor_counts_the_real_copy_and_checks_its_hash(jpeg_tarball, monkeypatch):
+    from cifarlab import doctor
+
+    monkeypatch.setenv("CIFARLAB_DATA", str(jpeg_tarball))
+    finding = doctor.data_finding()
+    assert finding.ok is True
+    assert "60,000 images (train 50,000, test 10,000) in 10 classes; sha256 matches the JPEG CIFAR-10" in finding.detail
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "cut tar", "incomplete"])
+def test_the_doctor_refuses_what_a_load_would_refuse(jpeg_tarball, image_folder, tmp_path, monkeypatch, damage):
+    from cifarlab import doctor
+
+    if damage == "flipped byte":
+        copy = tmp_path / jpeg_tarball.name
+        data = bytearray(jpeg_tarball.read_bytes())
+        data[1000] ^= 0xFF
+        copy.write_bytes(bytes(data))
+        expected = "content differs"
+    elif damage == "cut tar":
+        whole = plain_tar(image_folder[0], tmp_path / "whole.tar").read_bytes()
+        copy = tmp_path / "copy.tar"
+        copy.write_bytes(whole[: member_boundaries(whole)[-3]])
+        expected = "cut short"
+    else:
+        copy = cifar_named_folder(tmp_path / "cifar", {"train": 1, "test": 1})
+        expected = "train/ holds 10 images, not 50,000"
+    monkeypatch.setenv("CIFARLAB_DATA", str(copy))
+    finding = doctor.data_finding()
+    assert finding.ok is False and expected in finding.advice
+    assert "All set" not in doctor.report([finding])
+
+
+def test_the_doctor_opens_the_cache(image_folder, tmp_path, monkeypatch):
+    from cifarlab import doctor
+
+    monkeypatch.setenv("CIFARLAB_DATA", str(image_folder[0]))
+    assert "no entry for this copy yet" in doctor.cache_finding().detail
+    load_image_folder(image_folder[0])
+    assert doctor.cache_finding().detail.endswith("intact, up to date")
+    (entry,) = entries()
+    entry.write_bytes(entry.read_bytes()[:-5000])
+    finding = doctor.cache_finding()
+    assert finding.ok is None and "is damaged" in finding.detail and "decodes the data again" in finding.advice
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    monkeypatch.setenv("CIFARLAB_CACHE", str(blocker))
+    finding = doctor.cache_finding()
+    assert finding.ok is False and "is a file, not a folder" in finding.detail
+    assert "All set" not in doctor.report([finding])

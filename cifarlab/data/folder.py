@@ -19,6 +19,7 @@ import tarfile
 import warnings
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -26,7 +27,15 @@ from PIL import Image, UnidentifiedImageError
 
 from cifarlab.data.cache import cache_key, cached_arrays
 from cifarlab.data.imageset import ImageSet
-from cifarlab.data.integrity import CIFAR10_CLASSES, IMAGE_BYTES, PER_CLASS, check_complete, verify_archive
+from cifarlab.data.integrity import (
+    CIFAR10_CLASSES,
+    IMAGE_BYTES,
+    PER_CLASS,
+    check_complete,
+    claims_cifar10,
+    completeness_problems,
+    verify_archive,
+)
 from cifarlab.errors import DataError
 from cifarlab.files import sha256
 from cifarlab.progress import progress, reading
@@ -70,8 +79,7 @@ def load_image_folder(path: Path, use_cache: bool = True) -> tuple[ImageSet, Ima
         _check_tar_end(path)
     if use_cache:
         content, needs_bytes = content_key(path)
-        source = "imagefolder-" + cache_key("image-folder", path.resolve())
-        arrays, cached = cached_arrays(source, content, decode, needs_bytes=needs_bytes)
+        arrays, cached = cached_arrays(cache_source(path), content, decode, needs_bytes=needs_bytes)
         if cached:
             check_complete(path, arrays)
     else:
@@ -105,6 +113,11 @@ def _check_tar_end(path: Path) -> None:
     raise DataError(CUT_SHORT.format(path=path))
 
 
+def cache_source(path: Path) -> str:
+    """The name the cache keeps this copy's entries under (the content follows it: see `content_key`)."""
+    return "imagefolder-" + cache_key("image-folder", Path(path).resolve())
+
+
 def content_key(path: Path) -> tuple[str, int]:
     """(what the copy holds, as a short hash; about how many bytes its decoded arrays take).
 
@@ -126,6 +139,64 @@ def content_key(path: Path) -> tuple[str, int]:
             listing.update(f"{os.path.relpath(full, path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
             images += 1
     return listing.hexdigest()[:16], images * IMAGE_BYTES
+
+
+@dataclass
+class Survey:
+    """What a local copy holds, found without decoding an image (what `cifarlab doctor` reports)."""
+
+    counts: dict[str, dict[str, int]]  # {split: {class: images}}
+    known: str | None  # which known copy its hash says it is (archives only)
+    problems: list[str]  # why it would be refused; [] if it loads
+
+    def describe(self) -> str:
+        splits = {split: sum(per_class.values()) for split, per_class in self.counts.items()}
+        classes = len(set().union(*(set(c) for c in self.counts.values()))) if self.counts else 0
+        text = f"{sum(splits.values()):,} images (" + ", ".join(f"{s} {n:,}" for s, n in splits.items())
+        text += f") in {classes} classes"
+        return text + (f"; sha256 matches {self.known}" if self.known else "")
+
+
+def survey(path: Path) -> Survey:
+    """Open a local copy and count its images per split and class; check its hash, end and completeness."""
+    counts: dict[str, dict[str, int]] = {split: {} for split in SPLITS}
+    known, problems = None, []
+    try:
+        if path.is_file():
+            _check_tar_end(path)
+            known = verify_archive(path, sha256(path))
+            names = _tar_names(path)
+        else:
+            names = (p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+        for name in names:
+            parts = PurePosixPath(name).parts
+            if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES or any(p.startswith(".") for p in parts):
+                continue
+            split_at = next((i for i, part in enumerate(parts) if part in SPLITS), None)
+            if split_at is not None and len(parts) - split_at == 3:
+                per_class = counts[parts[split_at]]
+                per_class[parts[split_at + 1]] = per_class.get(parts[split_at + 1], 0) + 1
+    except DataError as error:
+        return Survey(counts, known, [str(error)])
+    if not all(counts.values()):
+        problems.append(f"no images under {' or '.join(s + '/' for s in SPLITS if not counts[s])}. {LAYOUT_HELP}")
+    elif claims_cifar10(list(counts["train"])):
+        problems += completeness_problems(counts)
+    return Survey(counts, known, problems)
+
+
+def _tar_names(path: Path) -> Iterator[str]:
+    """The member names of an archive, read through once, checking that it ends as a tar must."""
+    try:
+        with tarfile.open(path, mode="r|*") as archive:
+            for member in archive:
+                if member.isfile():
+                    yield member.name
+            end = archive.fileobj.read(tarfile.BLOCKSIZE)
+            if len(end) < tarfile.BLOCKSIZE or any(end):
+                raise DataError(CUT_SHORT.format(path=path))
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
+        raise DataError(f"'{path}' is corrupt or truncated ({type(error).__name__}: {error}). Copy it again.") from None
 
 
 def _folder_entries(path: Path) -> Iterator[tuple[str, bytes]]:
