@@ -14,7 +14,7 @@ SELFCHECKS = [
 QUIZ = ["quiz", *(f"quiz.{m}" for m in ("question", "answers", "bank"))]
 # lowest first; a module may import from its own layer and the ones before it, never from later ones
 LAYERS = {
-    "foundations": ["errors", "files", "recipe", "profile", "hardware", "versions", "logs", "progress"],
+    "foundations": ["errors", "files", "options", "recipe", "profile", "hardware", "versions", "logs", "progress"],
     "data": [
         "data",
         *(f"data.{m}" for m in ("cache", "imageset", "integrity", "folder", "official", "synthetic", "sources")),
@@ -22,7 +22,7 @@ LAYERS = {
     ],
     "augmentation": ["augment", "batch_augment"],
     "model": ["model", "checkpoint"],
-    "training": ["schedule", "loop", "datamodule", "lit", "precision", "rng", "history", "lr_finder", "speed", "train"],
+    "training": ["schedule", "loop", "datamodule", "lit", "precision", "rng", "history", "lr_finder", "speed", "runfolder", "train"],
     "evaluation": ["evaluation", "gradcam"],
     "inference and app": ["inference", "pretrained", "widgets", "app"],
     "the course": [
