@@ -8,6 +8,8 @@
 - nbval's sanitize file (pyproject's addopts name it relative to the repository root) is found
   from any working directory, and a checked cell whose stored output differs says how to
   regenerate it (`cifarlab.solutions`).
+- The fault suite (tests marked `faults`) reports its own count and time at the end, so CI's log
+  says what it costs.
 The notebook kernels are child processes and inherit these variables.
 """
 
@@ -28,10 +30,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.nbval_sanitize_with = str(config.rootpath / sanitize)
 
 
+_FAULTS = {"tests": 0, "failed": 0, "seconds": 0.0}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _FAULTS["tests"]:
+        terminalreporter.write_line(
+            f"fault suite (-m faults): {_FAULTS['tests']} tests, {_FAULTS['failed']} failed, "
+            f"{_FAULTS['seconds']:.0f} s (fixtures shared with other tests count where they first ran)"
+        )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
+    if item.get_closest_marker("faults"):
+        _FAULTS["seconds"] += report.duration  # setup, call and teardown
+        _FAULTS["tests"] += report.when == "call"
+        _FAULTS["failed"] += report.failed
     if report.when == "call" and report.failed and call.excinfo and "Cell outputs differ" in str(call.excinfo.value):
         from cifarlab.solutions import stale_output_help
 

@@ -17,6 +17,7 @@ check's message and the seconds the notebook took.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from nbclient import NotebookClient
 
 from cifarlab.errors import LessonBuildError, OptionError
+from cifarlab.files import write_text
 from cifarlab.profile import ENV_VAR
 
 COLUMNS = ("student", "notebook", "lesson", "exercise", "status", "message", "seconds")
@@ -252,12 +254,11 @@ def grade_notebook(path: Path, student: str, timeout: float = 300, profile: str 
 
 def write_csv(rows: Sequence[Row], out: Path) -> None:
     """The report as CSV, written to a temporary name and renamed, so a half-written report never exists."""
-    partial = out.with_name(f".{out.name}.partial")
-    with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([f.name for f in fields(Row)])
-        writer.writerows(astuple(r) for r in rows)
-    partial.replace(out)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow([f.name for f in fields(Row)])
+    writer.writerows(astuple(r) for r in rows)
+    write_text(out, text.getvalue())
 
 
 def table(rows: Sequence[Row], width: int = 70) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from cifarlab.errors import LessonBuildError
+from cifarlab.files import write_text
 from cifarlab.solutions import OUTPUT_TAGS
 
 BEGIN, END, NUDGE, HINT = "# BEGIN SOLUTION", "# END SOLUTION", "# NUDGE:", "# HINT:"
@@ -160,9 +161,7 @@ def _compare_or_write(target: Path, text: str, check: bool, stale: list[str]) ->
     stale.append(f"{target} ({'missing' if current is None else 'out of date'})")
     if not check:
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(target)
+        write_text(target, text)
 
 
 def build_lessons(solutions: Path, lessons: Path, check: bool = False, catalogue: Path | None = None) -> list[str]:

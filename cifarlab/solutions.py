@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from cifarlab.errors import LessonBuildError, OptionError
+from cifarlab.files import write_text
 from cifarlab.profile import ENV_VAR
 
 STORED_PROFILE = "cpu"  # the profile the stored outputs come from (the README says so)
@@ -167,9 +168,7 @@ def run_solution(
 
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
     """Write a notebook through a temporary file, so an interrupted write leaves the old one whole."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_text(path, nbformat.writes(notebook) + "\n")
 
 
 def run_solutions(

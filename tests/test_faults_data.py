@@ -258,3 +258,11 @@ def test_the_doctor_opens_the_cache(image_folder, tmp_path, monkeypatch):
     finding = doctor.cache_finding()
     assert finding.ok is False and "is a file, not a folder" in finding.detail
     assert "All set" not in doctor.report([finding])
+
+
+def test_entries_of_the_old_format_are_removed_when_a_new_one_is_stored(image_folder):
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    old = cache_dir() / "imagefolder-6c2f39dfc8fbb259.npz"  # format 1: keyed by file count and newest time
+    old.write_bytes(b"\0" * 100)
+    load_image_folder(image_folder[0])
+    assert not old.exists() and len(entries()) == 1

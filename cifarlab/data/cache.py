@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import warnings
 import zipfile
@@ -109,10 +110,15 @@ def cached_arrays(
                 "the next load decodes again."
             )
             return arrays, False
-        for older in entries_of(source, directory):
+        for older in [*entries_of(source, directory), *_format_1_entries(directory)]:
             if older != path:
                 older.unlink(missing_ok=True)
     return arrays, False
+
+
+def _format_1_entries(directory: Path) -> list[Path]:
+    """Entries of cifarlab before format 2 (`<kind>-<key>.npz`): never read again, so removed."""
+    return [p for p in directory.glob("*.npz") if re.fullmatch(r"[a-z]+-[0-9a-f]{16}\.npz", p.name)]
 
 
 @contextlib.contextmanager
