@@ -105,10 +105,12 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     into it (see `cifarlab.runfolder`).
     """
     out = Path(config.out)
+    # every option, before the folder is made or locked: a typo costs nothing
     _check_numbers(config)
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
-    _check_accelerator(config.accelerator or profile.accelerator)
-    choose_settings(config.precision, config.channels_last, config.augment, config.accelerator or profile.accelerator)
+    accelerator = config.accelerator or profile.accelerator
+    _check_accelerator(accelerator)
+    choose_settings(config.precision, config.channels_last, config.augment, accelerator)  # raises on a bad name
     check_out_folder(out)
     # the other processes of a multi-device run write into the folder their first process locked
     with FolderLock(out, "run") if is_rank_zero() else contextlib.nullcontext():
