@@ -4,6 +4,19 @@ The model sees 32x32 RGB, so `to_model_image` first makes one: it decodes files,
 phone photos upright (EXIF), puts transparent images on white, converts grayscale, palette,
 CMYK and 16-bit images to 8-bit RGB, crops the centre square (CIFAR images are square; a
 squashed photo would distort the object) and shrinks it with an antialiasing filter.
+
+Colour modes, as Pillow names them: 16-bit grayscale ("I;16", as 16-bit PNG and TIFF open)
+is scaled by its full range (value // 257, so 65535 is white, whatever the image holds);
+32-bit integer "I" (as 16-bit PGM and PPM open) is read the same way, clipped to 0..65535;
+floating-point "F" is read as 0..1 (0 black, 1 white) and clipped to that range; "1" (1-bit)
+is black and white; palette images ("P", with or without a transparent colour), "PA", "LA"
+and "RGBA" are shown on white; "CMYK" uses Pillow's conversion.
+
+Memory: a file is checked against a pixel limit from its header, before it is decoded
+(`open_image`); JPEGs decode at 1/2..1/8 of their size when that is still large enough. A
+large image is then cut to its centre square and converted and reduced (a box average) a
+strip of rows at a time, so that beside the decoded image itself only a strip and the
+reduced square (at least `WORKING_SIDE` pixels wide) are ever held.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from cifarlab.augment import normalize_batch
 from cifarlab.checkpoint import LoadedModel
@@ -28,6 +41,14 @@ ImageLike = str | os.PathLike | bytes | io.IOBase | Image.Image | np.ndarray
 
 # test/cat/0024.jpg of the JPEG CIFAR-10 (see the README's "Data"), decoded and stored losslessly
 EXAMPLE = Path(__file__).parent / "examples" / "cifar10-test-cat-0024.png"
+
+# The library's pixel limit: Pillow's own warning threshold (about 89 megapixels, 0.36 GB
+# as RGBA). Apps that serve strangers pass a stricter one (cifarlab.app.MAX_UPLOAD_PIXELS).
+DEFAULT_MAX_PIXELS = 89_478_485
+# A large image's centre square is reduced by a whole factor to no less than this side before
+# anything else: the model needs 32 pixels, the preview 256, and LANCZOS shrinks from here.
+WORKING_SIDE = 1024
+STRIP_PIXELS = 1 << 22  # pixels converted at a time (4 MP: 16 MB as RGBA)
 
 
 class ClassScore(NamedTuple):
@@ -47,29 +68,71 @@ def example_image() -> tuple[Image.Image, str]:
         return image.convert("RGB"), "cat"
 
 
-def open_image(source: str | os.PathLike | bytes | io.IOBase) -> Image.Image:
-    """Decode an image file (path, bytes or file object), or raise ImageError saying why not."""
-    where = "the uploaded data" if isinstance(source, (bytes, io.IOBase)) else str(source)
+def open_image(
+    source: str | os.PathLike | bytes | io.IOBase,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+) -> Image.Image:
+    """Decode an image file (path, bytes or file object), or raise ImageError saying why not.
+
+    max_pixels: the most pixels the decoded image may have (None: no limit). It is checked
+    from the file's header, before anything is decoded; a JPEG counts at the reduced size it
+    decodes at (see the module's docstring). name: what the messages call the file (default:
+    its path, or "the uploaded data" for bytes and file objects).
+    """
+    where = name or ("the uploaded data" if isinstance(source, (bytes, io.IOBase)) else str(source))
     if isinstance(source, (str, os.PathLike)) and not os.path.isfile(source):
-        raise ImageError(f"no file at {source}: check the path.")
+        raise ImageError(f"no file at {where}: check the path.")
+    image = None
     try:
+        # Image.open reads only the header. Pillow warns above its own limit and refuses
+        # above twice that; the warning is caught too where warnings are made errors.
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        header_size = image.size
         if image.format == "JPEG":
             image.draft("RGB", (SIZE * 8, SIZE * 8))  # JPEG can decode at 1/2..1/8 size: a huge photo stays fast
+        _check_pixels(image, header_size, max_pixels, where)
         image.load()  # decode now, so a truncated file fails here with this message
     except UnidentifiedImageError:
         raise ImageError(
             f"{where} is not an image file Pillow can read. Use a PNG, JPEG, GIF, BMP, TIFF or WebP image."
         ) from None
-    except Image.DecompressionBombError as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        _close(image)
+        limit = DEFAULT_MAX_PIXELS if max_pixels is None else min(max_pixels, DEFAULT_MAX_PIXELS)
         raise ImageError(
-            f"{where} is too large to decode safely ({error}). Shrink it below 100 megapixels first."
+            f"{where} is too large to decode safely ({error}). Shrink it below {limit / 1e6:.0f} megapixels "
+            "and try again."
         ) from None
+    except ImageError:
+        _close(image)
+        raise
     except (OSError, SyntaxError, ValueError) as error:
+        _close(image)
         raise ImageError(
             f"{where} looks like an image but could not be decoded ({error}); is the file complete?"
         ) from None
     return image
+
+
+def _check_pixels(image: Image.Image, header_size: tuple[int, int], max_pixels: int | None, where: str) -> None:
+    """Raise ImageError if `image` would decode to more than max_pixels (checked before decoding)."""
+    width, height = image.size
+    if max_pixels is None or width * height <= max_pixels:
+        return
+    found = f"{header_size[0]}x{header_size[1]} pixels"
+    if image.size != header_size:
+        found += f", decoded at {width}x{height}"
+    raise ImageError(
+        f"{where} is {found} ({width * height / 1e6:.1f} megapixels); the limit is {max_pixels / 1e6:.1f} "
+        "megapixels. Shrink the image (4000x3000 is 12 megapixels, far more than the model's 32x32 needs) "
+        "and try again."
+    )
+
+
+def _close(image: Image.Image | None) -> None:
+    if image is not None:
+        image.close()
 
 
 def _from_array(array: np.ndarray) -> Image.Image:
@@ -99,23 +162,67 @@ def _from_array(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB, whatever the mode; transparency becomes white."""
-    image = ImageOps.exif_transpose(image) or image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit and 32-bit grayscale
-        values = np.asarray(image, dtype=np.float64)
-        low, high = values.min(), values.max()
-        image = Image.fromarray(((values - low) / max(high - low, 1e-12) * 255).round().astype(np.uint8))
-    if image.mode == "P" or image.mode == "LA" or image.mode == "PA":
-        image = image.convert("RGBA")
-    if image.mode == "RGBA":
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image)
-    return image.convert("RGB")
+    """8-bit RGB, whatever the mode (see the module's docstring); transparency becomes white."""
+    if image.mode in _SIXTEEN_BIT:  # 16-bit samples: value // 257 maps 0..65535 onto 0..255
+        values = np.clip(np.asarray(image), 0, 65535).astype(np.uint32)
+        return Image.fromarray((values // 257).astype(np.uint8)).convert("RGB")
+    if image.mode == "F":  # floats: 0..1
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0)
+        return Image.fromarray((np.clip(values, 0, 1) * 255).round().astype(np.uint8)).convert("RGB")
+    try:
+        if image.mode == "La":  # premultiplied; Pillow converts it to LA only
+            image = image.convert("LA")
+        if image.mode in ("P", "PA", "LA", "RGBa"):
+            image = image.convert("RGBA")  # a palette's transparent colour becomes alpha
+        if image.mode == "RGBA":
+            white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, image)
+        return image.convert("RGB")
+    except ValueError:
+        raise ImageError(
+            f"images in Pillow's {image.mode!r} mode cannot be converted to RGB here; save the image as an RGB "
+            "PNG or JPEG and try again."
+        ) from None
+
+
+def _centre_square_rgb(image: Image.Image) -> Image.Image:
+    """The upright 8-bit RGB centre square of `image`; a large one reduced by a whole factor.
+
+    Converted a strip of rows at a time (memory: a strip, not a copy of the whole image, per
+    conversion), and turned upright (EXIF) at the end, at the reduced size.
+    """
+    transpose = _EXIF_TRANSPOSE.get(image.getexif().get(ExifTags.Base.Orientation))
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    factor = max(1, side // WORKING_SIDE)
+    rows = max(1, STRIP_PIXELS // side // factor) * factor  # whole reduction boxes per strip
+    reduced = -(-side // factor)  # Image.reduce keeps a partial box at the edge
+    square = Image.new("RGB", (reduced, reduced))
+    for y in range(0, side, rows):
+        strip = _to_rgb(image.crop((left, top + y, left + side, top + min(y + rows, side))))
+        square.paste(strip.reduce(factor) if factor > 1 else strip, (0, y // factor))
+    return square.transpose(transpose) if transpose is not None else square
 
 
 def square_rgb(image: ImageLike) -> Image.Image:
-    """Any image -> an 8-bit RGB PIL image of its centre square (see the module's docstring)."""
+    """Any image -> an 8-bit RGB PIL image of its centre square (see the module's docstring).
+
+    A square wider than 2 x WORKING_SIDE comes back reduced by a whole factor (to between
+    WORKING_SIDE and twice that); smaller ones keep every pixel.
+    """
     if isinstance(image, np.ndarray):
         image = _from_array(image)
     elif isinstance(image, torch.Tensor):
@@ -130,9 +237,7 @@ def square_rgb(image: ImageLike) -> Image.Image:
         image = open_image(image)
     if image.width < 1 or image.height < 1:
         raise ImageError(f"the image is empty ({image.width}x{image.height}).")
-    rgb = _to_rgb(image)
-    side = min(rgb.size)
-    return ImageOps.fit(rgb, (side, side), centering=(0.5, 0.5)) if rgb.width != rgb.height else rgb
+    return _centre_square_rgb(image)
 
 
 def to_model_image(image: ImageLike) -> np.ndarray:
