@@ -14,13 +14,33 @@ Two tabs:
 
 The upload is a file field rather than an image field on purpose: Gradio's image field
 decodes the upload itself and answers a non-image with a generic error, while here every
-file goes through `cifarlab.inference.to_model_image`, whose errors say what was wrong.
+file goes through `read_upload` and `cifarlab.inference`, whose errors say what was wrong.
+
+Bounded, for an app that strangers may use (see the limits below, and the README):
+* an upload has at most MAX_UPLOAD_BYTES bytes (Gradio refuses a bigger one while it
+  arrives, and `read_upload` checks again) and MAX_UPLOAD_PIXELS pixels, read from the
+  file's header before anything is decoded: a 122 KB GIF of 13000x13000 pixels is refused at
+  once instead of taking 2 GB and seconds;
+* at most CLASSIFY_CONCURRENCY uploads are decoded at a time, and the model (one, shared)
+  runs one request at a time (MODEL_LOCK): GradCAM hooks the model, and two GradCAMs at
+  once on one model raised errors, or crashed the process;
+* the upload is read once and decoded from its bytes, so an error names "the uploaded file",
+  never a path on the server; an unexpected error shows a generic message and goes to the
+  server's log (stderr) with its traceback;
+* answers are written once, under a name made from their content, and never rewritten:
+  Gradio rewrites an identical answer's file in place, so a person downloading it at that
+  moment got a truncated or empty picture (0.4% of the requests of 8 clients; 3.5% when
+  all 8 sent the same file).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +53,59 @@ from cifarlab.data.imageset import ImageSet
 from cifarlab.errors import ImageError, OptionError
 from cifarlab.evaluation import evaluate, misclassified
 from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS, gradcam, overlay
-from cifarlab.inference import explain
+from cifarlab.inference import explain, open_image, square_rgb
 
 DISPLAY = 224  # the 32x32 images are shown this big, pixels kept sharp
+
+# The limits. 16 MB holds a 24-megapixel camera JPEG (6000x4000 is 8-14 MB) and any phone
+# photo (12 MP: 2-5 MB); an upload is held in memory once, as bytes. 24 megapixels is that
+# camera's frame, and bounds what one request decodes: at most 4 bytes a pixel (RGBA,
+# 32-bit), 96 MB, plus strips and a reduced square (cifarlab.inference): a 24-megapixel
+# RGBA PNG peaked at 123 MB over the idle server (a 16-bit one 85 MB, a GIF 63 MB). JPEGs
+# count at the size they decode at (1/8 of each side for a big photo), so the pixel limit
+# never refuses a photo's JPEG. The model needs 32x32: larger buys nothing.
+MAX_UPLOAD_BYTES = 16_000_000
+MAX_UPLOAD_PIXELS = 24_000_000
+# Uploads decoded at once (each up to the memory above); the model itself runs one request
+# at a time (MODEL_LOCK), so a second one only overlaps decoding and encoding with it.
+CLASSIFY_CONCURRENCY = 2
+# One lock for every use of a model in this process: GradCAM registers hooks on the model and
+# `eval_mode` flips its mode, so two requests on one model at once would see each other's.
+MODEL_LOCK = threading.Lock()
+UNEXPECTED = (
+    "something went wrong on the server while {doing} (the details are in the server's log). Try again, or "
+    "tell whoever runs this app."
+)
+log = logging.getLogger(__name__)
 
 
 def _enlarge(image: np.ndarray, size: int = DISPLAY) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.NEAREST))
+
+
+def read_upload(
+    path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS
+) -> Image.Image:
+    """The image uploaded to `path`, read once and decoded from its bytes.
+
+    Raises ImageError if it has more than max_bytes bytes (checked on disk before reading) or
+    more than max_pixels pixels (checked from its header before decoding), or is not an
+    image. The messages say "the uploaded file", never the server's path.
+    """
+    try:
+        size = os.path.getsize(path)
+        if size <= max_bytes:
+            with open(path, "rb") as file:
+                data = file.read(max_bytes + 1)  # +1: a file that grew since is still caught
+                size = len(data)
+    except OSError:
+        raise ImageError("the uploaded file could not be read on the server; upload it again.") from None
+    if size > max_bytes:
+        raise ImageError(
+            f"the uploaded file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Shrink the image "
+            "(a 4000x3000 JPEG is 2-5 MB) and upload it again."
+        )
+    return open_image(data, max_pixels=max_pixels, name="the uploaded file")
 
 
 def classify(
@@ -51,9 +117,35 @@ def classify(
     opacity: float = 0.5,
 ) -> tuple[dict[str, float], np.ndarray]:
     """What the Classify tab shows: {class: probability} for the top k, and the 32x32 image
-    the model saw (with GradCAM of the top class when show_cam), enlarged."""
-    result = explain(file, loaded, k, show_cam, layer, opacity)
+    the model saw (with GradCAM of the top class when show_cam), enlarged.
+
+    `file` is an upload: `read_upload`'s limits apply. The model runs under MODEL_LOCK.
+    """
+    square = square_rgb(read_upload(file))  # decoding and shrinking need no lock
+    with MODEL_LOCK:
+        result = explain(square, loaded, k, show_cam, layer, opacity)
     return {s.name: s.probability for s in result.scores}, _enlarge(result.shown)
+
+
+def answer_file(picture: np.ndarray, folder: str | os.PathLike) -> str:
+    """`picture` as a PNG in `folder`, named by its content, for Gradio to serve.
+
+    Written under a temporary name and renamed into place, and only if no file has that
+    content yet: a file someone may be downloading is never rewritten. (Gradio saves the
+    arrays a function returns to a name made from their content too, but rewrites the file
+    in place each time, so two identical answers at once broke one of their downloads.)
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "PNG")
+    data = buffer.getvalue()
+    path = Path(folder) / f"cifarlab-{hashlib.sha256(data).hexdigest()}" / "picture.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(dir=path.parent, prefix=".picture-")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(staging, path)
+    return str(path)
 
 
 def mistakes_gallery(
@@ -122,13 +214,17 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
 
     def on_classify(
         file: str | None, k: float, show_cam: bool, layer: str, opacity: float
-    ) -> tuple[dict[str, float], np.ndarray]:
+    ) -> tuple[dict[str, float], str]:
         if file is None:
             raise gr.Error("Upload an image file first (or click an example).")
         try:
-            return classify(loaded, file, int(k), show_cam, layer, opacity)
-        except ImageError as error:
+            scores, picture = classify(loaded, file, int(k), show_cam, layer, opacity)
+            return scores, answer_file(picture, answers)
+        except (ImageError, OptionError) as error:  # their messages say what to do, and name no path
             raise gr.Error(str(error)) from None
+        except Exception:  # a bug: the details (paths, traceback) go to the server's log only
+            log.exception("classifying an upload failed")
+            raise gr.Error(UNEXPECTED.format(doing="classifying this file")) from None
 
     with gr.Row():
         with gr.Column():
@@ -142,10 +238,12 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
             button = gr.Button("Classify", variant="primary")
         with gr.Column():
             label = gr.Label(label="top classes")
-            seen = gr.Image(label="what the model sees (32x32), with GradCAM", type="numpy")
+            seen = gr.Image(label="what the model sees (32x32), with GradCAM", type="filepath")
+    answers = getattr(seen, "GRADIO_CACHE", None) or tempfile.mkdtemp(prefix="cifarlab-answers-")
     inputs = [upload, k, show_cam, layer, opacity]
-    button.click(on_classify, inputs, [label, seen], api_name="classify")
-    upload.change(lambda *a: on_classify(*a) if a[0] else (None, None), inputs, [label, seen], api_name=False)
+    limits = {"concurrency_limit": CLASSIFY_CONCURRENCY, "concurrency_id": "classify"}  # both events together
+    button.click(on_classify, inputs, [label, seen], api_name="classify", **limits)
+    upload.change(lambda *a: on_classify(*a) if a[0] else (None, None), inputs, [label, seen], api_name=False, **limits)
     if test_images is not None:
         folder = tempfile.mkdtemp(prefix="cifarlab-examples-")
         examples = [[p] for p in example_files(test_images, folder)]
@@ -161,17 +259,37 @@ def _mistakes_tab(app: Any, loaded: LoadedModel, test_images: ImageSet | None, g
         return
     gr.Markdown(f"The {gallery_size} test images (of {len(test_images):,}) the model got wrong most confidently.")
     gallery = gr.Gallery(label="mistakes", columns=2, height="auto")
+    folder = getattr(gallery, "GRADIO_CACHE", None) or tempfile.mkdtemp(prefix="cifarlab-mistakes-")
     cache: dict[str, list] = {}
 
-    def on_load() -> list[tuple[np.ndarray, str]]:  # computed once, on the first visit
-        if "gallery" not in cache:
-            cache["gallery"] = mistakes_gallery(loaded, test_images, gallery_size)
-        return cache["gallery"]
+    def on_load() -> list[tuple[str, str]]:  # computed once, on the first visit; files written once
+        try:
+            if "gallery" not in cache:
+                with MODEL_LOCK:
+                    if "gallery" not in cache:  # another visit may have made it meanwhile
+                        pictures = mistakes_gallery(loaded, test_images, gallery_size)
+                        cache["gallery"] = [(answer_file(image, folder), caption) for image, caption in pictures]
+            return cache["gallery"]
+        except Exception:
+            log.exception("the gallery of mistakes failed")
+            raise gr.Error(UNEXPECTED.format(doing="finding the mistakes")) from None
 
     app.load(on_load, None, gallery, api_name="mistakes")
 
 
 def launch(app: Any, host: str = "127.0.0.1", port: int | None = None, block: bool = True) -> str:
-    """Start the app's server; returns its URL. block=False returns at once (tests, notebooks)."""
-    app.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=not block, quiet=not block)
+    """Start the app's server; returns its URL. block=False returns at once (tests, notebooks).
+
+    Uploads over MAX_UPLOAD_BYTES are refused while they arrive. Only the messages the app
+    writes for people (gr.Error) are shown; any other error shows Gradio's generic one, and
+    its details (which may hold the server's paths) go to the log.
+    """
+    app.launch(
+        server_name=host,
+        server_port=port,
+        show_error=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        max_file_size=MAX_UPLOAD_BYTES,
+    )
     return app.local_url

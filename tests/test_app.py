@@ -1,13 +1,18 @@
 """The Gradio app, started on loopback and called with gradio_client like a remote user would."""
 
 import importlib.util
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from cifarlab.app import build_app, launch  # imports Gradio only when an app is built
+from cifarlab.app import MAX_UPLOAD_BYTES, answer_file, build_app, launch, read_upload  # Gradio: only in build_app
 from cifarlab.cli import build_parser, main
 from cifarlab.data import load_splits, resolve_source
+from cifarlab.errors import ImageError
 from cifarlab.inference import predict
 from cifarlab.pretrained import load_pretrained
 from cifarlab.profile import get_profile
@@ -130,3 +135,90 @@ def test_the_data_must_match_the_model(test_images):
 
     with pytest.raises(ValueError, match="not the model's"):
         build_app(load_pretrained(), make_synthetic(20))
+
+
+def test_uploads_over_the_byte_limit_are_refused(server, tmp_path):
+    import httpx
+
+    big = tmp_path / "big.png"
+    with open(big, "wb") as file:
+        file.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: nothing written
+    with pytest.raises(ImageError, match=r"the uploaded file is 16.0 MB; the limit is 16 MB\. Shrink") as caught:
+        read_upload(big)
+    assert str(tmp_path) not in str(caught.value)
+    with open(big, "rb") as file:  # Gradio refuses it while it arrives, so it never lands on disk
+        response = httpx.post(server[1] + "gradio_api/upload", files={"files": ("big.png", file)}, timeout=60)
+    assert response.status_code == 413 and "maximum allowed size" in response.text
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_huge_image_in_a_small_file_is_refused_from_its_header(client, tmp_path):
+    bomb = tmp_path / "bomb.gif"
+    Image.new("P", (13000, 13000)).save(bomb)  # 122 KB; decoding it took 2 GB and 3-4 s
+    with pytest.raises(Exception, match=r"is 13000x13000 pixels \(169.0 megapixels\); the limit is 24.0 megapixels"):
+        classify(client, bomb)
+
+
+def test_errors_name_no_server_path(client, tmp_path, monkeypatch):
+    import cifarlab.app
+
+    disguised = tmp_path / "cat.jpg"
+    disguised.write_text("not a picture")
+    with pytest.raises(Exception, match="the uploaded file is not an image file Pillow can read") as caught:
+        classify(client, disguised)
+    assert tempfile.gettempdir() not in str(caught.value)
+
+    def broken(*args, **kwargs):  # a bug whose message holds a server path
+        raise OSError(f"[Errno 2] No such file or directory: '{tempfile.gettempdir()}/gradio/0a1b/cat.png'")
+
+    monkeypatch.setattr(cifarlab.app, "explain", broken)
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (40, 40), (9, 99, 199)).save(photo)
+    with pytest.raises(Exception, match="something went wrong on the server") as caught:
+        classify(client, photo)
+    assert tempfile.gettempdir() not in str(caught.value) and "Errno" not in str(caught.value)
+
+
+def test_an_answer_file_is_written_once(tmp_path):
+    picture = np.zeros((224, 224, 3), np.uint8)
+    first = answer_file(picture, tmp_path)
+    before = os.stat(first)
+    assert answer_file(picture.copy(), tmp_path) == first  # the same answer: the same file, not rewritten
+    after = os.stat(first)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert answer_file(picture + 1, tmp_path) != first
+    assert Image.open(first).size == (224, 224)
+
+
+def test_identical_uploads_at_once_all_get_their_answer(server, client, test_images, tmp_path):
+    _, url, loaded = server
+    photo = tmp_path / "same.png"
+    Image.fromarray(test_images.images[3]).resize((64, 64), Image.Resampling.BICUBIC).save(photo)
+    want, _ = classify(client, photo)
+
+    def person(_):  # each with their own client, sending the very same file at once
+        own = Client(url, verbose=False)
+        return [classify(own, photo) for _ in range(3)]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [answer for batch in pool.map(person, range(4)) for answer in batch]
+    for label, shown in answers:
+        assert label == want
+        with Image.open(shown) as picture:  # a truncated or empty download fails here
+            assert picture.size == (224, 224)
+
+
+def test_the_model_answers_one_request_at_a_time(server, test_images, tmp_path):
+    from cifarlab.app import classify as classify_file
+
+    loaded = server[2]
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(test_images.images[i]).save(paths[-1])
+    alone = [classify_file(loaded, path, 3, True, "layer2") for path in paths]
+    with ThreadPoolExecutor(4) as pool:  # GradCAM hooks on one model: without the lock they see each other
+        together = list(pool.map(lambda path: classify_file(loaded, path, 3, True, "layer2"), paths * 2))
+    for (scores, picture), (want_scores, want_picture) in zip(together, alone * 2):
+        assert scores == pytest.approx(want_scores, abs=1e-5)
+        np.testing.assert_array_equal(picture, want_picture)
