@@ -1,16 +1,18 @@
 """The app under load: N people classifying images at once, over loopback.
 
-    python benchmarks/app_load.py [--clients 8] [--requests 200] [--seconds 120] [--no-data]
+    python benchmarks/app_load.py [--clients 8] [--requests 200] [--seconds 120] [--no-data] [--same]
 
 Starts the Gradio app with the pretrained model in a child process on 127.0.0.1 (with the
 test images of $CIFARLAB_DATA for its examples when that is set, as `cifarlab app` does;
 --no-data starts it without), then runs N client threads, each its own gradio_client, that
 call `/classify` one after another until --requests answers have come back in all or
---seconds have passed. The uploads are a mix of small photos (JPEG and PNG, 32x32 to
-1024x768) of which several clients send the very same file at the same moment, so the
-server's upload and answer caches see identical files concurrently; GradCAM is on for three
-requests in four. An answer counts as a failure when the call raises or its picture does not
-open as a 224x224 image.
+--seconds have passed. Every other request sends the same small PNG with the same options,
+as a class does when everyone tries the example, so several clients upload the very same
+file and get the very same answer at the same moment (Gradio's upload and answer caches
+name files by their content); the rest cycle through photos (JPEG and PNG, 480x360 to
+1024x768, one of them twice under two names), GradCAM on for two in three. An answer
+counts as a failure when the call raises or its picture does not open as a 224x224 image.
+--same sends only the example, GradCAM off: the most identical answers at once there can be.
 
 Prints requests/s, the latency's p50 and p95 (seconds, upload to downloaded answer), the
 failures (count and the first distinct messages) and the server process's peak resident
@@ -52,18 +54,18 @@ def serve(port: int | None, with_data: bool) -> None:
 
 
 def upload_files(folder: Path) -> list[Path]:
-    """A mix of small photos; the caller cycles through them, so clients send the same file at once."""
+    """The example everyone sends (first), then a mix of photos, one of them twice."""
     from cifarlab.data import make_synthetic
 
     images = make_synthetic(4, seed=0, split="test").images
     files = []
-    kinds = [((480, 360), "JPEG"), ((640, 480), "PNG"), ((32, 32), "PNG"), ((1024, 768), "JPEG")]
+    kinds = [((32, 32), "PNG"), ((480, 360), "JPEG"), ((640, 480), "PNG"), ((1024, 768), "JPEG")]
     for i, (size, fmt) in enumerate(kinds):
         path = folder / f"photo{i}.{fmt.lower().replace('jpeg', 'jpg')}"
         Image.fromarray(images[i]).resize(size, Image.Resampling.BICUBIC).save(path, fmt)
         files.append(path)
-    twin = folder / "photo0-copy.jpg"  # the same bytes as photo0.jpg under another name
-    twin.write_bytes(files[0].read_bytes())
+    twin = folder / "photo1-copy.jpg"  # the same bytes as photo1.jpg under another name
+    twin.write_bytes(files[1].read_bytes())
     return [*files, twin]
 
 
@@ -81,8 +83,8 @@ def peak_rss(pid: int) -> int | None:
 class Load:
     """The shared state of the client threads: what to send next, and what came back."""
 
-    def __init__(self, files: list[Path], requests: int, seconds: float) -> None:
-        self.files, self.requests, self.seconds = files, requests, seconds
+    def __init__(self, files: list[Path], requests: int, seconds: float, same: bool) -> None:
+        self.files, self.requests, self.seconds, self.same = files, requests, seconds, same
         self.lock = threading.Lock()
         self.sent = 0
         self.latencies: list[float] = []
@@ -108,8 +110,10 @@ class Load:
             raise
         ready.wait()
         while (i := self.next_request()) is not None:
-            path = self.files[i % len(self.files)]
-            cam = i % 4 != 3
+            mix = self.files[1:]
+            path, cam = (self.files[0], True) if i % 2 == 0 else (mix[i // 2 % len(mix)], i // 2 % 3 != 2)
+            cam = cam and not self.same
+            path = self.files[0] if self.same else path
             begin = time.perf_counter()
             try:
                 label, shown = client.predict(handle_file(str(path)), 3, cam, "layer3", 0.5, api_name="/classify")
@@ -133,6 +137,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="no new request after this (default 120)")
     parser.add_argument("--port", type=int, help="the server's port (default: Gradio's first free one)")
     parser.add_argument("--no-data", action="store_true", help="start the app without test images")
+    parser.add_argument("--same", action="store_true", help="every request the same file, GradCAM off")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.serve:
@@ -163,7 +168,7 @@ def run(url: str, files: list[Path], pid: int, args: argparse.Namespace, load_be
 
     Client(url, verbose=False).predict(handle_file(str(files[0])), 3, True, "layer3", 0.5, api_name="/classify")
     rss_ready = psutil.Process(pid).memory_info().rss  # after start-up and one answer
-    load = Load(files, args.requests, args.seconds)
+    load = Load(files, args.requests, args.seconds, args.same)
     ready = threading.Barrier(args.clients + 1)
     threads = [threading.Thread(target=load.client, args=(url, ready), daemon=True) for _ in range(args.clients)]
     for thread in threads:
@@ -188,7 +193,8 @@ def run(url: str, files: list[Path], pid: int, args: argparse.Namespace, load_be
 
     print(f"device: {os.cpu_count()} CPU cores ({cpu}); load average before {load_before[0]:.2f}")
     print(f"app: {Path(cifarlab.__file__).parent} (in a child process)")
-    print(f"{args.clients} clients, {len(latencies)} answers of {sent} requests in {elapsed:.1f} s")
+    what = "the same file, GradCAM off" if args.same else "a mix"
+    print(f"{args.clients} clients ({what}), {len(latencies)} answers of {sent} requests in {elapsed:.1f} s")
     print(f"requests/s: {len(latencies) / elapsed:.2f}")
     if len(latencies):
         print(f"latency: p50 {np.percentile(latencies, 50):.2f} s, p95 {np.percentile(latencies, 95):.2f} s")
