@@ -7,8 +7,8 @@ Needs the `app` extra (`pip install -e ".[app]"`). It binds to 127.0.0.1, so onl
 machine can reach it; pass --host 0.0.0.0 to serve a network you trust.
 
 Two tabs:
-* **Classify**: an image file (any size; RGB, RGBA or grayscale; the examples are test
-  images), the top-k classes, and GradCAM on or off with its layer and opacity;
+* **Classify**: an image file (up to the limits below; any colour mode; the examples are
+  test images), the top-k classes, and GradCAM on or off with its layer and opacity;
 * **Mistakes**: the test images the model got most confidently wrong, each with GradCAM for
   the predicted and for the true class side by side.
 
@@ -229,7 +229,9 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
     with gr.Row():
         with gr.Column():
             upload = gr.File(
-                label="image file (any size; RGB, RGBA or grayscale)", file_types=["image"], type="filepath"
+                label=f"image file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB, {MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels)",
+                file_types=["image"],
+                type="filepath",
             )
             k = gr.Slider(1, len(loaded.classes), value=3, step=1, label="top k")
             show_cam = gr.Checkbox(value=True, label="GradCAM for the top class")
