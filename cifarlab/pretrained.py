@@ -91,6 +91,44 @@ def load_any(spec: str | os.PathLike | None = None, device: str | torch.device =
     return load_model(path, device)
 
 
+def model_and_history(
+    spec: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> tuple[LoadedModel, list[dict[str, float]], str]:
+    """A model to study, its training history, and a few lines on where it came from (lesson 06).
+
+    spec: None for the shipped model, or your own: a shipped model's name, an export
+    (NAME.pt beside its NAME.json) or a run's checkpoint (its history is the run's metrics.csv).
+    """
+    loaded = load_any(spec, device)
+    if spec is None or (str(spec) in available() and not Path(spec).exists()):
+        return (
+            loaded,
+            provenance(str(spec or DEFAULT))["history"],
+            _about(provenance(str(spec or DEFAULT)), "pretrained"),
+        )
+    path = Path(spec)
+    record = path.with_suffix(".json")
+    if path.suffix == ".pt" and record.is_file():
+        info = json.loads(record.read_text())
+        return loaded, info["history"], _about(info, str(path))
+    metrics = path.parent.parent / "metrics.csv"  # <run>/checkpoints/best.ckpt -> <run>/metrics.csv
+    history = read_history(metrics) if metrics.is_file() else []
+    found = f"{len(history)} epochs of history from {metrics}" if history else f"no history (no {metrics})"
+    return loaded, history, f"{path}: {found}"
+
+
+def _about(info: dict[str, Any], name: str) -> str:
+    """Three lines from a provenance record: size, training, data, device, accuracy."""
+    profile = info["train_config"]["profile"]
+    profile = profile.get("name") if isinstance(profile, dict) else profile
+    return (
+        f"{name}: {info['bytes'] / 1e6:.0f} MB of 16-bit weights, {info['epochs']} epochs on "
+        f"{info['train_images']:,} images\n"
+        f"of {info['data']}, on {info['device']}, {info['date']}\n"
+        f"test accuracy {info['test_accuracy']:.2%} (measured when it was made, {profile} profile)"
+    )
+
+
 def _profile_batch_size(profile: str | dict[str, Any] | None) -> int:
     from cifarlab.profile import get_profile
 

@@ -115,3 +115,15 @@ def test_cli_export_and_evaluate_by_name(shipped_here, synthetic_run, capsys, mo
     assert "test accuracy" in capsys.readouterr().out
     assert main(["evaluate", "shapes2", "--source", "synthetic", "--profile", "smoke"]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_lesson_06_studies_any_model_with_its_history(synthetic_run, tmp_path):
+    """MODEL = None, a run's checkpoint or an export: each comes with its training history."""
+    _, history, about = pretrained.model_and_history()
+    assert len(history) == pretrained.provenance()["epochs"] and about.startswith("pretrained: ")
+    checkpoint = synthetic_run / "checkpoints" / "best.ckpt"
+    loaded, history, about = pretrained.model_and_history(checkpoint)
+    assert len(history) == 6 and "6 epochs of history from" in about and len(loaded.classes) == 10
+    export = pretrained.export_pretrained(synthetic_run, "mine", tmp_path / "export")
+    _, history, about = pretrained.model_and_history(export)
+    assert len(history) == 6 and about.startswith(f"{export}: ") and "test accuracy" in about
