@@ -10,14 +10,21 @@
 - A resume starts from the newest intact checkpoint (`resume_checkpoint`): `last.ckpt`, or
   `best.ckpt` if the last one is damaged, or a message that says what to delete.
 - Every report (config, summary, metrics, figures) is written atomically too.
+- What a run may start or resume with is checked before anything is made: every number
+  (`check_numbers`), the machine (`check_accelerator`), an existing run (`check_start`), and
+  a resume keeps the recipe and the schedule it started with (`check_resumable`,
+  `as_it_started`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -26,6 +33,11 @@ from matplotlib.figure import Figure
 from cifarlab.checkpoint import read_checkpoint
 from cifarlab.errors import CheckpointError, OptionError
 from cifarlab.files import atomic_path, describe_os_error, remove_orphans, unwritable, write_text
+from cifarlab.options import COUNT, RECIPE_RANGES, SEED, WORKERS, check_number
+from cifarlab.profile import Profile
+
+if TYPE_CHECKING:
+    from cifarlab.train import TrainConfig
 
 CHECKPOINTS = "checkpoints"
 
@@ -115,3 +127,95 @@ def save_figure(figure: Figure, path: Path, dpi: int = 120) -> None:
 def is_rank_zero() -> bool:
     """Whether this process is the first of its run (the only one in a single-device run)."""
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def check_numbers(config: TrainConfig) -> None:
+    """Every number finite and in range, before any work; None alone means "the profile's" or "the recipe's"."""
+    for name, value, allowed in (
+        ("epochs", config.epochs, COUNT),
+        ("batch_size", config.batch_size, COUNT),
+        ("num_workers", config.num_workers, WORKERS),
+        ("seed", config.seed, SEED),
+        ("max_lr", config.max_lr, RECIPE_RANGES["max_lr"]),
+        *((name, value, RECIPE_RANGES[name]) for name, value in config.extra.items() if name in RECIPE_RANGES),
+    ):
+        if value is not None:
+            check_number(name, value, allowed)
+
+
+def check_start(config: TrainConfig, last: Path, best: Path) -> None:
+    """Refuse contradictory options before any work is done."""
+    if (last.exists() or best.exists()) and not config.resume:
+        raise OptionError(
+            f"{config.out} already holds a run (checkpoints/{(last if last.exists() else best).name}). Pass "
+            "--resume to continue it, or choose another --out."
+        )
+    if config.lr_find and str(config.devices) != "1":
+        raise OptionError(
+            "--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr."
+        )
+
+
+def check_accelerator(accelerator: str) -> None:
+    """An accelerator this machine has, or an OptionError that says what it has."""
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise OptionError(
+            f"--accelerator {accelerator}, but this machine has no CUDA GPU that torch can use "
+            "(torch.cuda.is_available() is False). Use --accelerator cpu (or auto); on Colab, choose "
+            "Runtime > Change runtime type > GPU first."
+        )
+    if accelerator == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise OptionError("--accelerator mps, but this machine has no Apple GPU: use --accelerator cpu (or auto).")
+
+
+@contextlib.contextmanager
+def misconfiguration_as_option_error() -> Iterator[None]:
+    """Lightning's "you asked for what this machine lacks" (devices, strategy) as an OptionError."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except MisconfigurationException as error:
+        raise OptionError(f"Lightning cannot set up this run: {error}") from None
+
+
+def as_it_started(config: TrainConfig, stored: dict[str, Any] | None) -> TrainConfig:
+    """A resumed run keeps its epochs, batch size and profile: OneCycle's schedule was laid out for them.
+
+    Options left out are taken from the run; options that differ are refused, naming them.
+    """
+    resolved = (stored or {}).get("resolved")
+    if not resolved:  # a run from before config.json recorded them: as asked
+        return config
+    asked_profile = config.profile.name if isinstance(config.profile, Profile) else config.profile
+    asked = {"epochs": config.epochs, "batch_size": config.batch_size, "profile": asked_profile}
+    had = {"epochs": resolved["epochs"], "batch_size": resolved["batch_size"], "profile": resolved["profile"]["name"]}
+    changed = [
+        f"{name} {asked[name]} (the run has {had[name]})" for name in asked if asked[name] not in (None, had[name])
+    ]
+    if changed:
+        raise OptionError(
+            f"{config.out} cannot be resumed with {', '.join(changed)}: its OneCycle schedule was laid out for "
+            f"{had['epochs']} epochs of batches of {had['batch_size']} when it started. Drop those options to "
+            "continue the run as it started, or start a new run with another --out."
+        )
+    return replace(config, epochs=had["epochs"], batch_size=had["batch_size"], profile=Profile(**resolved["profile"]))
+
+
+def check_resumable(config: TrainConfig, resumed: dict[str, Any] | None) -> None:
+    """A resumed run continues with its own recipe: refuse options that ask for another one."""
+    if resumed is None:
+        return
+    asked = {**config.extra, **({"max_lr": config.max_lr} if config.max_lr is not None else {})}
+
+    def plain(value: Any) -> Any:  # checkpoints keep tuples as lists
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    changed = [
+        f"{k}={v!r} (the run has {resumed.get(k)!r})" for k, v in asked.items() if plain(resumed.get(k)) != plain(v)
+    ]
+    if changed:
+        raise OptionError(
+            f"{config.out} continues with the recipe it started with, but this asks for {', '.join(changed)}. "
+            "Drop those options to resume, or start a new run with another --out."
+        )

@@ -31,23 +31,27 @@ from lightning.pytorch.loggers import CSVLogger
 
 from cifarlab.checkpoint import hyper_parameters
 from cifarlab.datamodule import CIFAR10DataModule
-from cifarlab.errors import OptionError
 from cifarlab.files import FolderLock, write_text
 from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
 from cifarlab.lit import LitResNet9
 from cifarlab.logs import info_off, quiet_lightning
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
-from cifarlab.options import COUNT, RECIPE_RANGES, SEED, WORKERS, check_number
 from cifarlab.precision import Settings, choose_settings
 from cifarlab.profile import Profile, get_profile
 from cifarlab.recipe import RECIPE
 from cifarlab.rng import RandomStates
 from cifarlab.runfolder import (
     AtomicCheckpointIO,
+    as_it_started,
+    check_accelerator,
+    check_numbers,
     check_out_folder,
+    check_resumable,
+    check_start,
     checkpoint_paths,
     is_rank_zero,
+    misconfiguration_as_option_error,
     resume_checkpoint,
     save_figure,
     stored_config,
@@ -106,10 +110,10 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     """
     out = Path(config.out)
     # every option, before the folder is made or locked: a typo costs nothing
-    _check_numbers(config)
+    check_numbers(config)
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
     accelerator = config.accelerator or profile.accelerator
-    _check_accelerator(accelerator)
+    check_accelerator(accelerator)
     choose_settings(config.precision, config.channels_last, config.augment, accelerator)  # raises on a bad name
     check_out_folder(out)
     # the other processes of a multi-device run write into the folder their first process locked
@@ -119,19 +123,19 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
 
 def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> RunResult:
     last, best = checkpoint_paths(out)
-    _check_options(config, last, best)
+    check_start(config, last, best)
     start_from, resumed = None, None
     if config.resume:
         start_from, contents, note = resume_checkpoint(out)
         if note:
             print(f"note: {note}", file=sys.stderr)
         resumed = hyper_parameters(contents)
-        config = _as_it_started(config, stored_config(out))
-    _check_resumable(config, resumed)
+        config = as_it_started(config, stored_config(out))
+    check_resumable(config, resumed)
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
     epochs = profile.epochs if config.epochs is None else config.epochs
     accelerator = config.accelerator or profile.accelerator
-    _check_accelerator(accelerator)
+    check_accelerator(accelerator)
     settings = _settings(config, accelerator, resumed)
     L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = CIFAR10DataModule(
@@ -250,7 +254,7 @@ def make_trainer(
     latest = ModelCheckpoint(
         Path(out) / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
     )
-    with info_off() if quiet else contextlib.nullcontext(), _misconfiguration_as_option_error():
+    with info_off() if quiet else contextlib.nullcontext(), misconfiguration_as_option_error():
         return L.Trainer(
             accelerator=accelerator,
             devices=devices,
@@ -268,98 +272,6 @@ def make_trainer(
             use_distributed_sampler=False,  # EpochSampler shares the data out itself, seeded by epoch
             deterministic=accelerator == "cpu",
             log_every_n_steps=10,
-        )
-
-
-def _check_numbers(config: TrainConfig) -> None:
-    """Every number finite and in range, before any work; None alone means "the profile's" or "the recipe's"."""
-    for name, value, allowed in (
-        ("epochs", config.epochs, COUNT),
-        ("batch_size", config.batch_size, COUNT),
-        ("num_workers", config.num_workers, WORKERS),
-        ("seed", config.seed, SEED),
-        ("max_lr", config.max_lr, RECIPE_RANGES["max_lr"]),
-        *((name, value, RECIPE_RANGES[name]) for name, value in config.extra.items() if name in RECIPE_RANGES),
-    ):
-        if value is not None:
-            check_number(name, value, allowed)
-
-
-def _check_options(config: TrainConfig, last: Path, best: Path) -> None:
-    """Refuse contradictory options before any work is done."""
-    if (last.exists() or best.exists()) and not config.resume:
-        raise OptionError(
-            f"{config.out} already holds a run (checkpoints/{(last if last.exists() else best).name}). Pass "
-            "--resume to continue it, or choose another --out."
-        )
-    if config.lr_find and str(config.devices) != "1":
-        raise OptionError(
-            "--lr-find runs on one device: find the rate with --devices 1 first, then pass it as --max-lr."
-        )
-
-
-def _check_accelerator(accelerator: str) -> None:
-    """An accelerator this machine has, or an OptionError that says what it has."""
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise OptionError(
-            f"--accelerator {accelerator}, but this machine has no CUDA GPU that torch can use "
-            "(torch.cuda.is_available() is False). Use --accelerator cpu (or auto); on Colab, choose "
-            "Runtime > Change runtime type > GPU first."
-        )
-    if accelerator == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise OptionError("--accelerator mps, but this machine has no Apple GPU: use --accelerator cpu (or auto).")
-
-
-@contextlib.contextmanager
-def _misconfiguration_as_option_error() -> Iterator[None]:
-    """Lightning's "you asked for what this machine lacks" (devices, strategy) as an OptionError."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    try:
-        yield
-    except MisconfigurationException as error:
-        raise OptionError(f"Lightning cannot set up this run: {error}") from None
-
-
-def _as_it_started(config: TrainConfig, stored: dict[str, Any] | None) -> TrainConfig:
-    """A resumed run keeps its epochs, batch size and profile: OneCycle's schedule was laid out for them.
-
-    Options left out are taken from the run; options that differ are refused, naming them.
-    """
-    resolved = (stored or {}).get("resolved")
-    if not resolved:  # a run from before config.json recorded them: as asked
-        return config
-    asked_profile = config.profile.name if isinstance(config.profile, Profile) else config.profile
-    asked = {"epochs": config.epochs, "batch_size": config.batch_size, "profile": asked_profile}
-    had = {"epochs": resolved["epochs"], "batch_size": resolved["batch_size"], "profile": resolved["profile"]["name"]}
-    changed = [
-        f"{name} {asked[name]} (the run has {had[name]})" for name in asked if asked[name] not in (None, had[name])
-    ]
-    if changed:
-        raise OptionError(
-            f"{config.out} cannot be resumed with {', '.join(changed)}: its OneCycle schedule was laid out for "
-            f"{had['epochs']} epochs of batches of {had['batch_size']} when it started. Drop those options to "
-            "continue the run as it started, or start a new run with another --out."
-        )
-    return replace(config, epochs=had["epochs"], batch_size=had["batch_size"], profile=Profile(**resolved["profile"]))
-
-
-def _check_resumable(config: TrainConfig, resumed: dict[str, Any] | None) -> None:
-    """A resumed run continues with its own recipe: refuse options that ask for another one."""
-    if resumed is None:
-        return
-    asked = {**config.extra, **({"max_lr": config.max_lr} if config.max_lr is not None else {})}
-
-    def plain(value: Any) -> Any:  # checkpoints keep tuples as lists
-        return list(value) if isinstance(value, (list, tuple)) else value
-
-    changed = [
-        f"{k}={v!r} (the run has {resumed.get(k)!r})" for k, v in asked.items() if plain(resumed.get(k)) != plain(v)
-    ]
-    if changed:
-        raise OptionError(
-            f"{config.out} continues with the recipe it started with, but this asks for {', '.join(changed)}. "
-            "Drop those options to resume, or start a new run with another --out."
         )
 
 

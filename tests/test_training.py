@@ -229,15 +229,15 @@ def test_optimizer_choice_is_checked():
 
 
 def test_a_resumed_run_refuses_options_that_ask_for_another_recipe():
-    from cifarlab.train import _check_resumable
+    from cifarlab.runfolder import check_resumable
 
     resumed = {"max_lr": 0.4, "widths": [16, 32, 64, 128], "label_smoothing": 0.2}
     same = TrainConfig(resume=True, max_lr=0.4, extra={"widths": SMALL_WIDTHS, "label_smoothing": 0.2})
-    _check_resumable(same, resumed)  # the same recipe again (tuples come back as lists): fine
+    check_resumable(same, resumed)  # the same recipe again (tuples come back as lists): fine
     with pytest.raises(OptionError, match=r"label_smoothing=0\.1 \(the run has 0\.2\).*Drop those options"):
-        _check_resumable(TrainConfig(resume=True, extra={"label_smoothing": 0.1}), resumed)
+        check_resumable(TrainConfig(resume=True, extra={"label_smoothing": 0.1}), resumed)
     with pytest.raises(OptionError, match=r"max_lr=0\.1"):
-        _check_resumable(TrainConfig(resume=True, max_lr=0.1), resumed)
+        check_resumable(TrainConfig(resume=True, max_lr=0.1), resumed)
 
 
 def test_make_trainer_keeps_its_best_checkpoint_first(tmp_path):

@@ -103,7 +103,8 @@ def _check_tar_end(path: Path) -> None:
     (A compressed one is checked as it streams: see `_tar_entries`.)
     """
     with open(path, "rb") as file:
-        if file.read(2) in (b"\x1f\x8b", b"BZ", b"\xfd7"):  # gzip, bzip2, xz
+        head = file.read(tarfile.BLOCKSIZE)
+        if head[257:262] != b"ustar":  # compressed, or not a tar at all: tarfile says which as it reads
             return
         file.seek(0, os.SEEK_END)
         if file.tell() >= 2 * tarfile.BLOCKSIZE:
