@@ -52,6 +52,7 @@ from cifarlab.checkpoint import LoadedModel
 from cifarlab.data.imageset import ImageSet
 from cifarlab.errors import ImageError, OptionError
 from cifarlab.evaluation import evaluate, misclassified
+from cifarlab.files import write_bytes
 from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS, gradcam, overlay
 from cifarlab.inference import explain, open_image, square_rgb
 
@@ -141,10 +142,7 @@ def answer_file(picture: np.ndarray, folder: str | os.PathLike) -> str:
     path = Path(folder) / f"cifarlab-{hashlib.sha256(data).hexdigest()}" / "picture.png"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(dir=path.parent, prefix=".picture-")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(staging, path)
+        write_bytes(path, data)  # a temporary name, then a rename (cifarlab.files)
     return str(path)
 
 

@@ -86,16 +86,12 @@ def _check_device(device: str) -> None:
     import torch
 
     try:
-        kind = torch.device(device).type
+        chosen = torch.device(device)
     except (RuntimeError, ValueError):
         raise OptionError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N.") from None
-    if kind == "cuda" and not torch.cuda.is_available():
+    if chosen.type == "cuda" and not torch.cuda.is_available():
         raise OptionError(f"--device {device}, but this machine has no CUDA GPU: use --device cpu (or leave it out).")
-    if (
-        kind == "cuda"
-        and torch.device(device).index is not None
-        and torch.device(device).index >= torch.cuda.device_count()
-    ):
+    if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
         raise OptionError(f"--device {device}, but this machine has {torch.cuda.device_count()} GPU(s).")
 
 

@@ -80,15 +80,21 @@ def load_any(spec: str | os.PathLike | None = None, device: str | torch.device =
     if str(spec) in available() and not Path(spec).exists():
         return load_pretrained(str(spec), device)
     path = Path(spec)
+    record = _export_record(path)
+    if record and record.get("sha256") and sha256(path) != record["sha256"]:
+        raise CheckpointError(
+            f"{path} does not match the sha256 in {path.with_suffix('.json').name}: it was changed or damaged "
+            "after the export. Export the run again."
+        )
+    return load_model(path, device)
+
+
+def _export_record(path: Path) -> dict[str, Any] | None:
+    """The provenance beside an export (NAME.pt with NAME.json), or None for anything else."""
     record = path.with_suffix(".json")
     if path.suffix == ".pt" and path.is_file() and record.is_file():
-        expected = json.loads(record.read_text()).get("sha256")
-        if expected and sha256(path) != expected:
-            raise CheckpointError(
-                f"{path} does not match the sha256 in {record.name}: it was changed or damaged after the export. "
-                "Export the run again."
-            )
-    return load_model(path, device)
+        return json.loads(record.read_text())
+    return None
 
 
 def model_and_history(
@@ -107,9 +113,8 @@ def model_and_history(
             _about(provenance(str(spec or DEFAULT)), "pretrained"),
         )
     path = Path(spec)
-    record = path.with_suffix(".json")
-    if path.suffix == ".pt" and record.is_file():
-        info = json.loads(record.read_text())
+    info = _export_record(path)
+    if info:
         return loaded, info["history"], _about(info, str(path))
     metrics = path.parent.parent / "metrics.csv"  # <run>/checkpoints/best.ckpt -> <run>/metrics.csv
     history = read_history(metrics) if metrics.is_file() else []

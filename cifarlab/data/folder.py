@@ -11,6 +11,7 @@ caches the arrays (see `cache.py`); later loads read the cache in a couple of se
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -166,17 +167,14 @@ def survey(path: Path) -> Survey:
         if path.is_file():
             _check_tar_end(path)
             known = verify_archive(path, sha256(path))
-            names = _tar_names(path)
+            names = (name for name, _ in _tar_members(path, read=False))
         else:
             names = (p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
         for name in names:
-            parts = PurePosixPath(name).parts
-            if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES or any(p.startswith(".") for p in parts):
-                continue
-            split_at = next((i for i, part in enumerate(parts) if part in SPLITS), None)
-            if split_at is not None and len(parts) - split_at == 3:
-                per_class = counts[parts[split_at]]
-                per_class[parts[split_at + 1]] = per_class.get(parts[split_at + 1], 0) + 1
+            place = None if _hidden(name) or PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES else _place(name)
+            if place:
+                split, label = place
+                counts[split][label] = counts[split].get(label, 0) + 1
     except DataError as error:
         return Survey(counts, known, [str(error)])
     if not all(counts.values()):
@@ -186,20 +184,6 @@ def survey(path: Path) -> Survey:
     return Survey(counts, known, problems)
 
 
-def _tar_names(path: Path) -> Iterator[str]:
-    """The member names of an archive, read through once, checking that it ends as a tar must."""
-    try:
-        with tarfile.open(path, mode="r|*") as archive:
-            for member in archive:
-                if member.isfile():
-                    yield member.name
-            end = archive.fileobj.read(tarfile.BLOCKSIZE)
-            if len(end) < tarfile.BLOCKSIZE or any(end):
-                raise DataError(CUT_SHORT.format(path=path))
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
-        raise DataError(f"'{path}' is corrupt or truncated ({type(error).__name__}: {error}). Copy it again.") from None
-
-
 def _folder_entries(path: Path) -> Iterator[tuple[str, bytes]]:
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     for file in progress(files, desc=f"Decoding {path.name}", unit="img", mininterval=1.0):
@@ -207,30 +191,24 @@ def _folder_entries(path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def _tar_entries(path: Path) -> Iterator[tuple[str, bytes]]:
-    """Stream the archive once; the progress bar follows the compressed bytes read."""
-    size = path.stat().st_size
+    """Every image of the archive with its bytes, in one pass; the progress bar follows the bytes read."""
+    return _tar_members(path, read=True)
+
+
+def _tar_members(path: Path, read: bool) -> Iterator[tuple[str, bytes]]:
+    """Stream the archive once: (name, bytes) of each image (bytes only when `read`, with a progress bar)."""
     try:
-        with (
-            open(path, "rb") as raw,
-            reading(
-                raw,
-                f"Decoding {path.name}",
-                size,
-                unit="B",
-                unit_scale=True,
-                mininterval=1.0,
-            ) as counted,
-            tarfile.open(fileobj=counted, mode="r|*") as archive,
-        ):
-            for member in archive:
-                if member.isfile() and PurePosixPath(member.name).suffix.lower() in IMAGE_SUFFIXES:
-                    data = archive.extractfile(member)
-                    yield member.name, data.read() if data else b""
-            # tar ends with two zero blocks; tarfile takes the end of the data as the end too,
-            # so a copy cut at a member boundary would otherwise read as a smaller data set
-            end = archive.fileobj.read(tarfile.BLOCKSIZE)
-            if len(end) < tarfile.BLOCKSIZE or any(end):
-                raise DataError(CUT_SHORT.format(path=path))
+        with open(path, "rb") as raw, _progress_on(raw, path, read) as counted:
+            with tarfile.open(fileobj=counted, mode="r|*") as archive:
+                for member in archive:
+                    if member.isfile() and PurePosixPath(member.name).suffix.lower() in IMAGE_SUFFIXES:
+                        data = archive.extractfile(member) if read else None
+                        yield member.name, data.read() if data else b""
+                # tar ends with two zero blocks; tarfile takes the end of the data as the end too,
+                # so a copy cut at a member boundary would otherwise read as a smaller data set
+                end = archive.fileobj.read(tarfile.BLOCKSIZE)
+                if len(end) < tarfile.BLOCKSIZE or any(end):
+                    raise DataError(CUT_SHORT.format(path=path))
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as error:
         raise DataError(
             f"'{path}' is corrupt or truncated ({type(error).__name__}: {error}). "
@@ -238,16 +216,36 @@ def _tar_entries(path: Path) -> Iterator[tuple[str, bytes]]:
         ) from error
 
 
+def _progress_on(raw: io.BufferedReader, path: Path, shown: bool) -> contextlib.AbstractContextManager:
+    if not shown:
+        return contextlib.nullcontext(raw)
+    size = path.stat().st_size
+    return reading(raw, f"Decoding {path.name}", size, unit="B", unit_scale=True, mininterval=1.0)
+
+
+def _hidden(name: str) -> bool:
+    """Hidden files such as macOS' ._ resource forks, or anything in a hidden folder."""
+    return any(part.startswith(".") for part in PurePosixPath(name).parts)
+
+
+def _place(name: str) -> tuple[str, str] | None:
+    """(split, class) of a member at <split>/<class>/<image> (under any top folders), else None."""
+    parts = PurePosixPath(name).parts
+    split_at = next((i for i, part in enumerate(parts) if part in SPLITS), None)
+    if split_at is None or len(parts) - split_at != 3:
+        return None
+    return parts[split_at], parts[split_at + 1]
+
+
 def _decode(path: Path, entries: Iterator[tuple[str, bytes]]) -> dict[str, np.ndarray]:
     found: dict[str, dict[str, list[tuple[str, np.ndarray]]]] = {s: {} for s in SPLITS}
     for name, data in entries:
-        parts = PurePosixPath(name).parts
-        if any(part.startswith(".") for part in parts):
-            continue  # hidden files such as macOS' ._ resource forks
-        split_at = next((i for i, part in enumerate(parts) if part in SPLITS), None)
-        if split_at is None or len(parts) - split_at != 3:
+        if _hidden(name):
+            continue
+        place = _place(name)
+        if place is None:
             raise DataError(f"'{path}': '{name}' is not at <split>/<class>/<image>. {LAYOUT_HELP}")
-        split, label = parts[split_at], parts[split_at + 1]
+        split, label = place
         found[split].setdefault(label, []).append((name, _read_image(path, name, data)))
 
     missing = [s for s in SPLITS if not found[s]]
