@@ -54,28 +54,42 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 RENAMED = {"lr": "max_lr"}  # hyperparameters saved under an older name -> today's
+# What runs saved before a hyperparameter existed were trained with (the recipe's value then):
+# they resume as they started.
+EARLIER_DEFAULTS = {"cycle_momentum": True, "cutout_p": 0.5}
 
 
 def hyper_parameters(contents: dict[str, Any]) -> dict[str, Any]:
     """The LitResNet9 keywords a checkpoint was trained with, under today's names.
 
     Checkpoints from before the rename of `lr` to `max_lr` (the shipped model is one) load as
-    if they had been saved today.
+    if they had been saved today, and those from before `cycle_momentum` and `cutout_p` were
+    recorded get the values they were trained with.
     """
     hparams = dict(contents.get("hyper_parameters") or contents.get("hparams") or {})
-    return {RENAMED.get(name, name): value for name, value in hparams.items()}
+    hparams = {RENAMED.get(name, name): value for name, value in hparams.items()}
+    if "max_lr" in hparams:  # a LitResNet9's: fill in what it was trained with but did not record
+        hparams = {**EARLIER_DEFAULTS, **hparams}
+    return hparams
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu", trained_weights: bool = False
+) -> LoadedModel:
     """Load a ResNet9 from a Lightning checkpoint (.ckpt) or a saved state dict (.pt).
 
     A Lightning checkpoint carries the architecture and the data's mean, std and classes in
     its hyperparameters; a bare state dict gets the default architecture and no statistics
     (mean 0, std 1), so prefer checkpoints. Raises CheckpointError on any mismatch.
+
+    A checkpoint of a run with an EMA (`cifarlab.ema`) holds the average as its weights;
+    trained_weights=True loads the weights as trained instead (to compare the two).
     """
     contents = read_checkpoint(path)
     hparams = hyper_parameters(contents)
-    state = contents.get("state_dict", contents)
+    if trained_weights and "current_model_state" not in contents:
+        raise CheckpointError(f"{path} is not from a run with an EMA: its weights are the trained ones.")
+    state = contents["current_model_state"] if trained_weights else contents.get("state_dict", contents)
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} has no state dict of tensors (keys: {sorted(contents)[:6]}).")
     state = {k.removeprefix("model."): v for k, v in state.items()}  # LitResNet9 keeps the network as .model

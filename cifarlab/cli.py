@@ -75,7 +75,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"the checkpoint was trained on classes {loaded.classes} but the data has {splits.classes}: "
             "evaluate it on the data it was trained for (--source)."
         )
-    result = evaluate(loaded.model, splits.test, loaded.mean, loaded.std, args.batch_size)
+    result = evaluate(loaded.model, splits.test, loaded.mean, loaded.std, args.batch_size, tta=args.tta)
     print(f"{args.checkpoint or 'the pretrained model'} on {splits.test.source} test split")
     print(result.report())
     return 0
@@ -195,12 +195,14 @@ def _grade(args: argparse.Namespace) -> int:
 # recipe numbers that `cifarlab train` can change, each a LitResNet9 keyword of the same name
 # (not momentum: while OneCycle cycles it, SGD's own setting has no effect)
 RECIPE_OPTIONS = (
+    "momentum",
     "weight_decay",
     "label_smoothing",
     "logit_scale",
     "pct_start",
     "div_factor",
     "final_div_factor",
+    "cutout_p",
 )
 
 
@@ -323,12 +325,16 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--seed", type=argparse_number(SEED), default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument(
+        "--ema", action="store_true", help="validate, checkpoint and test an EMA of the weights (cifarlab.ema)"
+    )
     _add_recipe_options(train)
     train.set_defaults(handler=_train)
 
 
 def _add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     from cifarlab.profile import PROFILE_NAMES
+    from cifarlab.recipe import TTA_LEVELS
 
     evaluate = commands.add_parser("evaluate", help="test loss, accuracy and per-class accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", nargs="?", help=MODEL_HELP)
@@ -336,6 +342,12 @@ def _add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--profile", choices=PROFILE_NAMES, help="how much of the test split (default as for train)")
     evaluate.add_argument("--batch-size", type=argparse_number(COUNT), default=500)
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is a GPU)")
+    evaluate.add_argument(
+        "--tta",
+        choices=TTA_LEVELS,
+        default="flip-translate",
+        help="also report test-time augmentation up to this level (default: all; 'none' is 6x faster)",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
 

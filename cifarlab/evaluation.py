@@ -9,7 +9,7 @@ and `misclassified` picks out the mistakes, most confident first. The training c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,6 +23,8 @@ from cifarlab.errors import CifarlabError, OptionError
 from cifarlab.model import eval_mode
 from cifarlab.plots import image_grid
 from cifarlab.progress import progress
+from cifarlab.recipe import TTA_LEVELS
+from cifarlab.tta import VIEWS, check_level, logits_by_level
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Evaluation:
     probabilities: np.ndarray  # (N, classes) softmax
     labels: np.ndarray
     confusion: np.ndarray  # (true, predicted) counts
+    tta: dict[str, float] = field(default_factory=dict)  # accuracy with test-time augmentation, by level
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -54,6 +57,9 @@ class Evaluation:
         width = max(len(c) for c in self.per_class)
         lines = [f"test loss {self.loss:.4f}   accuracy {self.accuracy:.2%}   ({len(self.labels)} images)", ""]
         lines += [f"{name:<{width}}  {acc:7.2%}" for name, acc in self.per_class.items()]
+        if len(self.tta) > 1:
+            lines += ["", "with test-time augmentation (cifarlab.tta): the model's logits averaged over views"]
+            lines += [f"  {level:<15} {acc:7.2%}  ({VIEWS[level]})" for level, acc in self.tta.items()]
         return "\n".join(lines)
 
 
@@ -65,19 +71,30 @@ def evaluate(
     std: Sequence[float],
     batch_size: int = 500,
     device: str | torch.device | None = None,
+    tta: str = "none",
 ) -> Evaluation:
-    """Run `model` over every image (in eval mode, in fp32) and measure it."""
+    """Run `model` over every image (in eval mode, in fp32) and measure it.
+
+    Everything but `tta` is measured on the images as they are. tta="flip" or "flip-translate"
+    also measures the accuracy of every test-time augmentation level up to that one
+    (`Evaluation.tta`), for two or six forward passes per image.
+    """
+    check_level(tta)
     device = device or next(model.parameters()).device
     model.to(device)
     classes = images.classes
     per_class = MulticlassAccuracy(num_classes=len(classes), average=None).to(device)
     confusion = MulticlassConfusionMatrix(num_classes=len(classes)).to(device)
     total_loss, probabilities = 0.0, []
+    correct = dict.fromkeys(TTA_LEVELS[: TTA_LEVELS.index(tta) + 1], 0)
     with eval_mode(model):
         for start in progress(range(0, len(images), batch_size), desc="evaluating", leave=False):
             x = normalize_batch(images.images[start : start + batch_size], mean, std, device)
             y = torch.from_numpy(images.labels[start : start + batch_size]).to(device)
-            logits = model(x).float()
+            by_level = logits_by_level(model, x, tta)
+            logits = by_level["none"]
+            for level, level_logits in by_level.items():
+                correct[level] += int((level_logits.argmax(1) == y).sum())
             total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
             per_class.update(logits, y)
             confusion.update(logits, y)
@@ -92,6 +109,7 @@ def evaluate(
         probabilities=probs,
         labels=images.labels.copy(),
         confusion=confusion.compute().cpu().numpy(),
+        tta={level: count / len(images) for level, count in correct.items()},
     )
 
 

@@ -3,7 +3,7 @@
 Lightning runs the loop we wrote by hand in lesson 03 (devices, mixed precision,
 checkpoints, logging, validation); this module only says what one step computes and how
 to optimise. Every default is the RECIPE's (`cifarlab.recipe`, after David Page's ResNet-9):
-SGD with Nesterov momentum, weight decay, label smoothing and a OneCycle schedule.
+SGD with constant Nesterov momentum, weight decay, label smoothing and a OneCycle schedule.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ class LitResNet9(L.LightningModule):
     max_lr: OneCycle's peak learning rate (None: the recipe's for the optimizer).
     batch_augment: crop, flip and cutout whole training batches on the device
         (`cifarlab.batch_augment`); give the DataModule augment="batch" then.
+    cutout_p: the share of training images that get a cutout hole (both augmentation paths).
     channels_last: keep activations in NHWC memory order, which tensor cores prefer.
+    ema_horizon: recorded, not used here: the run trains with an EMA of its weights
+        (`cifarlab.ema`, added by `cifarlab.train`), and its checkpoints hold that average.
     mean, std, classes: the data's statistics and class names, saved in every checkpoint
         so that evaluation and inference need nothing else.
     """
@@ -46,9 +49,12 @@ class LitResNet9(L.LightningModule):
         pct_start: float = RECIPE.pct_start,
         div_factor: float = RECIPE.div_factor,
         final_div_factor: float = RECIPE.final_div_factor,
+        cycle_momentum: bool = RECIPE.cycle_momentum,
         batch_augment: bool = False,
+        cutout_p: float = RECIPE.cutout_p,
         channels_last: bool = False,
         seed: int = 0,
+        ema_horizon: float | None = None,
         mean: Sequence[float] = (0.0, 0.0, 0.0),
         std: Sequence[float] = (1.0, 1.0, 1.0),
         classes: Sequence[str] = tuple(f"class {i}" for i in range(RECIPE.num_classes)),
@@ -81,7 +87,8 @@ class LitResNet9(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         if self.hparams.batch_augment:
-            x = batch_augment(x, batch_generator(self.hparams.seed, self.current_epoch, batch_idx))
+            generator = batch_generator(self.hparams.seed, self.current_epoch, batch_idx)
+            x = batch_augment(x, generator, cutout_p=self.hparams.cutout_p)
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
         self.train_acc(logits, y)
@@ -113,5 +120,7 @@ class LitResNet9(L.LightningModule):
         else:
             optimizer = torch.optim.AdamW(params, lr=self.max_lr, weight_decay=hp.weight_decay)
         steps = int(self.trainer.estimated_stepping_batches)  # every batch of every epoch
-        schedule = one_cycle(optimizer, self.max_lr, steps, hp.pct_start, hp.div_factor, hp.final_div_factor)
+        schedule = one_cycle(
+            optimizer, self.max_lr, steps, hp.pct_start, hp.div_factor, hp.final_div_factor, hp.cycle_momentum
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

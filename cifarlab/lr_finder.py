@@ -145,18 +145,43 @@ def find_lr(
             f"the steepest descent of the loss in {len(lrs)} steps ({start_lr:g} to {end_lr:g}).",
         )
     else:
-        if len(lrs) < num_training:
-            where = f" (lr {lrs[-1]:.3g})" if lrs else ""
-            why = (
-                f"the loss diverged (passed {early_stop_threshold}x its best) after {len(lrs)} of {num_training} "
-                f"steps{where}, too few points for a suggestion. Lower start_lr and end_lr, or pass "
-                "early_stop_threshold=None"
-            )
-        else:
-            why = f"only {len(lrs)} finite points, too few for a suggestion. Raise num_training"
+        why = _why_no_suggestion(lrs, losses, num_training, early_stop_threshold)
         chosen, reason = fallback, f"no suggestion: {why}. Using the fallback {fallback:.3g}."
     module.max_lr = chosen
     return LRFindResult(lrs, losses, suggestion, chosen, reason, len(lrs) < num_training, raw)
+
+
+SWEEP_ADVICE = (
+    "Give the peak rate yourself (max_lr, `cifarlab train --max-lr`), or sweep longer (find_lr's num_training; "
+    "`cifarlab train --lr-find` sweeps the profile's lr_find_steps: 24 in smoke, 60 in cpu, 100 in full)"
+)
+
+
+def _why_no_suggestion(
+    lrs: Sequence[float], losses: Sequence[float], num_training: int, early_stop_threshold: float | None
+) -> str:
+    """What kept `steepest_descent` from choosing a rate, and what the user can do about it."""
+    if len(lrs) < num_training:
+        where = f" (lr {lrs[-1]:.3g})" if lrs else ""
+        return (
+            f"the loss diverged (passed {early_stop_threshold}x its best) after {len(lrs)} of {num_training} "
+            f"steps{where}, too few points for a suggestion. Lower start_lr and end_lr, or pass "
+            "early_stop_threshold=None"
+        )
+    kept = [(lr, loss) for lr, loss in list(zip(lrs, losses))[SKIP_BEGIN : len(lrs) - SKIP_END] if math.isfinite(loss)]
+    if len(kept) < 2:
+        return (
+            f"only {len(kept)} finite point(s) of {len(lrs)} are left after skipping the first {SKIP_BEGIN} and the "
+            f"last {SKIP_END}, too few for a suggestion. {SWEEP_ADVICE}"
+        )
+    # steepest_descent found the lowest point at the start of what it looks at: nothing falls before it
+    first_lr, first_loss = kept[0]
+    return (
+        f"the smoothed loss never fell below {first_loss:.3g}, its value at step {SKIP_BEGIN + 1} (lr "
+        f"{first_lr:.3g}), in the {len(lrs)} steps of the sweep: there is no descent to measure. In a sweep this "
+        f"short the rate grows by {(lrs[-1] / lrs[0]) ** (1 / max(1, len(lrs) - 1)):.2f}x a step, too fast for "
+        f"the loss to start falling before the rate is too large. {SWEEP_ADVICE}"
+    )
 
 
 def _sweep(

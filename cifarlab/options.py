@@ -60,6 +60,8 @@ RECIPE_RANGES = {
     "pct_start": Range(above=0, below=1),
     "div_factor": POSITIVE,
     "final_div_factor": POSITIVE,
+    "cutout_p": Range(minimum=0, maximum=1),
+    "momentum": Range(minimum=0, below=1),
 }
 
 

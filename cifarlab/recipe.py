@@ -19,6 +19,7 @@ from cifarlab.errors import OptionError
 
 OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum, or AdamW
 AUGMENT_MODES = ("albumentations", "batch", "none")  # per image in the loader, per batch on the device, or none
+TTA_LEVELS = ("none", "flip", "flip-translate")  # test-time augmentation: 1, 2 or 6 views (cifarlab.tta)
 
 
 def choice(value: object, unit: str, why: str) -> Any:
@@ -46,7 +47,7 @@ class Recipe:
         0.4, "rate", "OneCycle's peak for SGD at batch 512: the largest that stays stable (lesson 05)"
     )
     adam_max_lr: float = choice(0.01, "rate", "OneCycle's peak for AdamW, whose steps are normalised, so far smaller")
-    momentum: float = choice(0.9, "factor", "given to SGD; replaced by OneCycle's cycle while cycle_momentum is on")
+    momentum: float = choice(0.9, "factor", "SGD's, constant through the run, as in Page's 94% recipe")
     nesterov: bool = choice(True, "flag", "look-ahead momentum: a little faster and steadier than plain momentum")
     weight_decay: float = choice(5e-4, "per step x rate", "L2 penalty: keeps the weights small, as BatchNorm nets need")
     label_smoothing: float = choice(0.2, "fraction", "of the target spread over all classes: no push to extreme logits")
@@ -58,9 +59,16 @@ class Recipe:
         1e3, "divisor", "and ends at max_lr / div_factor / final_div_factor: a long, low tail"
     )
     anneal_strategy: str = choice("linear", "name", "straight lines up and down, like Page's piecewise-linear schedule")
-    cycle_momentum: bool = choice(True, "flag", "OneCycle moves momentum against the rate (PyTorch's default)")
-    base_momentum: float = choice(0.85, "factor", "momentum at the peak rate, when cycle_momentum is on")
-    max_momentum: float = choice(0.95, "factor", "momentum at the start and end, when cycle_momentum is on")
+    cycle_momentum: bool = choice(
+        False, "flag", "on: OneCycle swaps momentum for a max_momentum -> base_momentum -> max_momentum cycle"
+    )
+    base_momentum: float = choice(0.85, "factor", "momentum at the peak rate, only when cycle_momentum is on")
+    max_momentum: float = choice(0.95, "factor", "momentum at the start and end, only when cycle_momentum is on")
+
+    # weight averaging, an option (cifarlab.ema): off unless asked for
+    ema_horizon: float = choice(
+        0.2, "fraction of steps", "the average's memory: decay = 1 - 1 / (ema_horizon x the run's steps)"
+    )
 
     # the run
     batch_size: int = choice(512, "images", "per step: fills a GPU, and max_lr is tuned for it")
@@ -71,7 +79,7 @@ class Recipe:
     flip_p: float = choice(0.5, "probability", "of a left-right mirror: a mirrored cat is still a cat")
     holes: int = choice(1, "squares", "cut out per image")
     hole_size: int = choice(8, "px", "side of a cutout square: hides a telltale patch, not the object")
-    cutout_p: float = choice(0.5, "probability", "that an image gets its cutout")
+    cutout_p: float = choice(1.0, "probability", "that an image gets its cutout: every image, as in Page's recipe")
 
     def default_max_lr(self, optimizer: str) -> float:
         """OneCycle's peak rate for `optimizer` ("sgd" or "adam")."""

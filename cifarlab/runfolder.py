@@ -35,6 +35,7 @@ from cifarlab.errors import CheckpointError, OptionError
 from cifarlab.files import atomic_path, describe_os_error, remove_orphans, unwritable, write_text
 from cifarlab.options import COUNT, RECIPE_RANGES, SEED, WORKERS, check_number
 from cifarlab.profile import Profile
+from cifarlab.recipe import RECIPE
 
 if TYPE_CHECKING:
     from cifarlab.train import TrainConfig
@@ -206,7 +207,11 @@ def check_resumable(config: TrainConfig, resumed: dict[str, Any] | None) -> None
     """A resumed run continues with its own recipe: refuse options that ask for another one."""
     if resumed is None:
         return
-    asked = {**config.extra, **({"max_lr": config.max_lr} if config.max_lr is not None else {})}
+    asked = {
+        **config.extra,
+        **({"max_lr": config.max_lr} if config.max_lr is not None else {}),
+        **({"ema_horizon": RECIPE.ema_horizon} if config.ema else {}),
+    }
 
     def plain(value: Any) -> Any:  # checkpoints keep tuples as lists
         return list(value) if isinstance(value, (list, tuple)) else value

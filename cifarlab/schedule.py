@@ -3,8 +3,9 @@
 OneCycle (Leslie Smith) warms the rate up from max_lr/div_factor to max_lr over the first
 pct_start of training, then anneals it down to far below where it started. The warm-up
 lets a freshly initialised network settle before big steps; the high middle explores; the
-long low tail settles into a minimum. Momentum moves the other way (high when the rate is
-low). It is stepped after every batch, not every epoch.
+long low tail settles into a minimum. It is stepped after every batch, not every epoch.
+PyTorch's OneCycleLR also cycles momentum against the rate unless told not to; the recipe
+keeps SGD's momentum constant, as Page did.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ def one_cycle(
     pct_start: float = RECIPE.pct_start,
     div_factor: float = RECIPE.div_factor,
     final_div_factor: float = RECIPE.final_div_factor,
+    cycle_momentum: bool = RECIPE.cycle_momentum,
 ) -> torch.optim.lr_scheduler.OneCycleLR:
-    """The recipe's OneCycle schedule for `steps` optimizer steps (one per batch)."""
+    """The recipe's OneCycle schedule for `steps` optimizer steps (one per batch).
+
+    cycle_momentum=False (the recipe) leaves the optimizer's momentum alone. PyTorch's default,
+    True, silently replaces it with a 0.95 -> 0.85 -> 0.95 cycle whatever momentum SGD was given.
+    """
     # +1: the scheduler is stepped after each of the `steps` batches, and OneCycle's last
     # point is where it ends up (with exactly `steps` it would extrapolate to a negative
     # rate). At least 2/pct_start points, so a tiny run still has a warm-up of two steps
@@ -39,7 +45,7 @@ def one_cycle(
         anneal_strategy=RECIPE.anneal_strategy,
         div_factor=div_factor,
         final_div_factor=final_div_factor,
-        cycle_momentum=RECIPE.cycle_momentum,
+        cycle_momentum=cycle_momentum,
         base_momentum=RECIPE.base_momentum,
         max_momentum=RECIPE.max_momentum,
     )

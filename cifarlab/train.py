@@ -31,6 +31,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from cifarlab.checkpoint import hyper_parameters
 from cifarlab.datamodule import CIFAR10DataModule
+from cifarlab.ema import ema_callback
 from cifarlab.files import FolderLock, write_text
 from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
@@ -81,6 +82,7 @@ class TrainConfig:
     num_workers: int | None = None
     seed: int = 0
     resume: bool = False
+    ema: bool = False  # validate, checkpoint and test an EMA of the weights (cifarlab.ema)
     extra: dict[str, Any] = field(default_factory=dict)  # more LitResNet9 keywords (label_smoothing, ...)
     quiet: bool = False  # no progress bars, model summary or Lightning info lines (a side run in a lesson)
 
@@ -138,8 +140,16 @@ def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> R
     check_accelerator(accelerator)
     settings = _settings(config, accelerator, resumed)
     L.seed_everything(config.seed, workers=True, verbose=False)
+    # the per-image path needs the recipe's cutout share too (the batch path reads it from the module)
+    cutout_p = (resumed or config.extra).get("cutout_p", RECIPE.cutout_p)
     datamodule = CIFAR10DataModule(
-        config.source, profile, config.batch_size, config.num_workers, seed=config.seed, augment=settings.augment
+        config.source,
+        profile,
+        config.batch_size,
+        config.num_workers,
+        seed=config.seed,
+        augment=settings.augment,
+        **({"cutout_p": cutout_p} if settings.augment == "albumentations" else {}),
     )
     datamodule.prepare_data()
     datamodule.setup()
@@ -156,7 +166,7 @@ def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> R
         precision=settings.precision,
         devices=config.devices,
         strategy=config.strategy,
-        callbacks=[history, *callbacks],
+        callbacks=[history, *_averaging(module), *callbacks],
         quiet=config.quiet,
     )
     with info_off() if config.quiet else contextlib.nullcontext():
@@ -301,11 +311,18 @@ def _module(
         batch_augment=settings.augment == "batch",
         channels_last=settings.channels_last,
         seed=config.seed,
+        ema_horizon=RECIPE.ema_horizon if config.ema else None,
         mean=datamodule.mean,
         std=datamodule.std,
         classes=datamodule.classes,
         **config.extra,
     )
+
+
+def _averaging(module: LitResNet9) -> list[L.Callback]:
+    """The EMA callback when the module records one (a resumed run keeps what it started with)."""
+    horizon = module.hparams.get("ema_horizon")
+    return [ema_callback(horizon)] if horizon else []
 
 
 def _find_rate(
@@ -361,6 +378,8 @@ def _test_best(trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataMo
     """The test split, once, with the best epoch's weights."""
     with warnings.catch_warnings():  # "best" is the monitored checkpoint's, the first callback: as intended
         warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")
+        # an EMA run's checkpoints hold the average as their weights: testing them is what we want
+        warnings.filterwarnings("ignore", message=r".*WeightAveraging callback, but loading a checkpoint outside")
         trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
 
 
@@ -389,6 +408,7 @@ def _summary(
         "precision": settings.precision,
         "channels_last": bool(module.hparams.channels_last),
         "label_smoothing": float(module.hparams.label_smoothing),
+        "ema": bool(module.hparams.get("ema_horizon")),
         "augment": settings.augment,
         "chosen_for_this_machine": list(settings.reasons),
         "device": _device_name(trainer),
@@ -426,7 +446,7 @@ def summary_text(history: History, summary: dict[str, Any]) -> str:
         f"training time: {summary['train_seconds']:.1f} s for {summary['epochs']} epochs on "
         f"{summary['device']} x{summary['devices']}",
         f"precision {summary['precision']}, channels_last {summary['channels_last']}, augmentation "
-        f"{summary['augment']}",
+        f"{summary['augment']}" + (", EMA of the weights" if summary.get("ema") else ""),
         *(f"  auto: {reason}" for reason in summary.get("chosen_for_this_machine", [])),
         f"max LR {summary['max_lr']:.3g} ({summary['lr_choice']})",
         f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile)",

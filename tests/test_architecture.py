@@ -27,6 +27,7 @@ LAYERS = {
         "loop",
         "datamodule",
         "lit",
+        "ema",
         "precision",
         "rng",
         "history",
@@ -35,7 +36,7 @@ LAYERS = {
         "runfolder",
         "train",
     ],
-    "evaluation": ["evaluation", "gradcam"],
+    "evaluation": ["tta", "evaluation", "gradcam"],
     "inference and app": ["inference", "pretrained", "widgets", "app"],
     "the course": [
         "solutions",

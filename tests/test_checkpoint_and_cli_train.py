@@ -61,6 +61,10 @@ def test_evaluate_command_prints_loss_accuracy_and_each_class(trained_run, capsy
     from cifarlab.data.synthetic import SHAPES
 
     assert all(any(line.startswith(name) and "%" in line for line in out.splitlines()) for name in SHAPES)
+    # plain and test-time-augmented accuracy side by side (cifarlab.tta), by default
+    assert all(any(line.split()[:1] == [level] for line in out.splitlines()) for level in ("flip", "flip-translate"))
+    assert main(["evaluate", str(trained_run / "checkpoints" / "best.ckpt"), *SMOKE, "--tta", "none"]) == 0
+    assert "flip-translate" not in capsys.readouterr().out
 
 
 def test_checkpoint_loads_with_its_statistics_and_predicts_like_the_module(trained_run):

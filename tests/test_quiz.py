@@ -213,8 +213,8 @@ def test_lesson_03_and_05_the_schedule_facts_are_onecycles():
     facts = computed.schedule_facts()
     assert facts["start"] < facts["late"] < facts["peak"] / 5  # one step per epoch never gets near the peak
     momentum = find("05", "momentum_at_peak")
-    lowest = RECIPE.base_momentum < RECIPE.max_momentum
-    assert momentum.choices[momentum.correct()] == ("At its lowest" if lowest else "At its highest")
+    assert not RECIPE.cycle_momentum and computed.momentum_facts() == {"low": RECIPE.momentum, "high": RECIPE.momentum}
+    assert momentum.choices[momentum.correct()] == "Unchanged: it stays at RECIPE.momentum"
 
 
 def test_lesson_04_label_smoothing_and_strict_false_do_what_the_answers_say():

@@ -146,7 +146,7 @@ def test_a_changed_recipe_reaches_the_code_that_reads_it(monkeypatch):
     assert RECIPE.default_max_lr("adam") == RECIPE.adam_max_lr and RECIPE.default_max_lr("sgd") == RECIPE.max_lr
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     monkeypatch.setattr(schedule, "RECIPE", replace(RECIPE, base_momentum=0.5, max_momentum=0.6))
-    cycle = schedule.one_cycle(optimizer, 1.0, 100)
+    cycle = schedule.one_cycle(optimizer, 1.0, 100, cycle_momentum=True)
     group = optimizer.param_groups[0]
     assert (group["base_momentum"], group["max_momentum"]) == (0.5, 0.6) and cycle.total_steps == 101
     changed = replace(RECIPE, weight_decay=0.00123, label_smoothing=0.345, epochs=77, max_lr=0.678)

@@ -251,3 +251,19 @@ def test_make_trainer_keeps_its_best_checkpoint_first(tmp_path):
     assert trainer.checkpoint_callback.filename == "best" and mine in trainer.checkpoint_callbacks
     assert any(isinstance(c, RandomStates) for c in trainer.callbacks)
     assert trainer.max_epochs == get_profile("smoke").epochs and trainer.limit_train_batches == 4
+
+
+def test_lr_finder_says_why_when_the_loss_never_falls():
+    # the review's case: `cifarlab train --profile smoke --lr-find`, 24 finite points, and a smoothed
+    # loss that only rises after the skipped start; it was told "too few points. Raise num_training"
+    from cifarlab.lr_finder import _why_no_suggestion, steepest_descent
+
+    lrs = [10 ** (-4 + 5 * i / 23) for i in range(24)]
+    rising = [2.3 + 0.05 * i for i in range(24)]
+    assert steepest_descent(lrs, rising) is None
+    why = _why_no_suggestion(lrs, rising, num_training=24, early_stop_threshold=4.0)
+    assert "never fell below" in why and "step 11" in why and "too few" not in why
+    assert "--max-lr" in why and "lr_find_steps" in why and "Raise num_training" not in why
+    few = _why_no_suggestion(lrs[:12], rising[:12], num_training=12, early_stop_threshold=4.0)
+    assert "only 1 finite point(s) of 12" in few and "--max-lr" in few
+    assert "diverged" in _why_no_suggestion(lrs[:8], rising[:8], num_training=24, early_stop_threshold=4.0)

@@ -309,13 +309,18 @@ QUESTIONS: dict[str, list[Question]] = {
             "momentum_at_peak",
             "Where is the momentum when OneCycle's learning rate is at its peak?",
             [
-                ("At its highest", "Momentum is at its highest, {high:.3g}, where the rate is low: start and end."),
-                ("Unchanged: it stays at RECIPE.momentum", "OneCycle moves it between {low:.3g} and {high:.3g}."),
-                ("At its lowest", RIGHT),
-                ("Zero", "It never goes below {low:.3g}."),
+                ("At its highest", "Nothing in the recipe raises it: one_cycle passes cycle_momentum=False."),
+                ("Unchanged: it stays at RECIPE.momentum", RIGHT),
+                (
+                    "At its lowest",
+                    "That is PyTorch's OneCycleLR left at its default, cycle_momentum=True (0.85 at the peak); "
+                    "the recipe turns that cycle off.",
+                ),
+                ("Zero", "Momentum stays on all run; only the rate moves."),
             ],
-            "Momentum moves against the rate: {high:.3g} at the start and the end, {low:.3g} at the peak. Big "
-            "steps with high momentum would make the effective step grow twice.",
+            "It stays at {high:.3g} from the first batch to the last, as in Page's 94% recipe. PyTorch's "
+            "OneCycleLR would otherwise replace SGD's momentum with a 0.95 -> 0.85 -> 0.95 cycle, whatever "
+            "momentum SGD was given: a setting silently ignored.",
             answer=answers.momentum_at_peak,
             facts=answers.momentum_facts,
         ),

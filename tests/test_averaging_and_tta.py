@@ -1,0 +1,130 @@
+"""The recipe's momentum, the EMA of the weights (cifarlab.ema) and test-time augmentation (cifarlab.tta)."""
+
+import pytest
+import torch
+from torch import nn
+
+from cifarlab.checkpoint import hyper_parameters, load_model
+from cifarlab.data import make_synthetic
+from cifarlab.ema import ema_decay
+from cifarlab.errors import CheckpointError, OptionError
+from cifarlab.evaluation import evaluate
+from cifarlab.recipe import RECIPE
+from cifarlab.schedule import one_cycle, schedule_curve
+from cifarlab.train import train
+from cifarlab.tta import logits_by_level, tta_logits
+
+from .test_training import config
+
+
+def momenta(momentum: float, **cycle) -> list[float]:
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.4, momentum=momentum, nesterov=True)
+    schedule = one_cycle(optimizer, 0.4, 870, **cycle)
+    seen = []
+    for _ in range(870):
+        seen.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        schedule.step()
+    return seen
+
+
+def test_one_cycle_keeps_the_momentum_sgd_was_given():
+    # the review's reproduction: with PyTorch's default cycle, momentum=0.5 and 0.9 gave the same run
+    assert set(momenta(0.5)) == {0.5} and set(momenta(0.9)) == {0.9}
+    cycled = momenta(0.5, cycle_momentum=True)
+    assert cycled == momenta(0.9, cycle_momentum=True)  # the defect, still there when asked for
+    assert max(cycled) == pytest.approx(RECIPE.max_momentum) and min(cycled) == pytest.approx(
+        RECIPE.base_momentum, abs=1e-3
+    )
+    assert set(schedule_curve(100, 0.4)[1]) == {RECIPE.momentum}  # what lesson 05 draws
+
+
+def test_older_checkpoints_resume_with_the_momentum_cycle_and_cutout_they_had():
+    old = hyper_parameters({"hyper_parameters": {"lr": 0.4}})
+    assert old["max_lr"] == 0.4 and old["cycle_momentum"] is True and old["cutout_p"] == 0.5
+    new = hyper_parameters({"hyper_parameters": {"max_lr": 0.4, "cycle_momentum": False, "cutout_p": 1.0}})
+    assert new["cycle_momentum"] is False and new["cutout_p"] == 1.0
+    assert "cycle_momentum" not in hyper_parameters({"state_dict": {}})  # a bare state dict gets nothing added
+
+
+class MirrorDetector(nn.Module):
+    """Class 0's logit: left half minus right half of the image; class 1's: its negative."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = x.shape[-1] // 2
+        score = x[..., :w].mean(dim=(1, 2, 3)) - x[..., w:].mean(dim=(1, 2, 3))
+        return torch.stack([score, -score], dim=1)
+
+
+def test_flip_tta_averages_the_image_with_its_mirror():
+    x = torch.randn(5, 3, 32, 32)
+    model = MirrorDetector()
+    assert torch.equal(tta_logits(model, x, "none"), model(x))
+    assert torch.allclose(tta_logits(model, x, "flip"), torch.zeros(5, 2), atol=1e-6)  # mirror cancels it
+    levels = logits_by_level(model, x, "flip-translate")
+    assert list(levels) == ["none", "flip", "flip-translate"] and levels["flip-translate"].shape == (5, 2)
+    assert list(logits_by_level(model, x, "flip")) == ["none", "flip"]
+    with pytest.raises(OptionError, match="flip-translate"):
+        tta_logits(model, x, "mirror")
+
+
+def test_translate_tta_shifts_by_one_pixel_each_way():
+    from cifarlab.tta import _shifted
+
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    down_right, up_left = _shifted(x, 1, 1), _shifted(x, -1, -1)
+    assert torch.equal(down_right[..., 1:, 1:], x[..., :-1, :-1]) and torch.equal(
+        up_left[..., :-1, :-1], x[..., 1:, 1:]
+    )
+    assert torch.equal(down_right[..., 0, 1:], x[..., 1, :-1])  # the gap is reflected, not black
+
+    seen = []
+
+    class Recorder(nn.Module):
+        def forward(self, batch):
+            seen.append(batch.clone())
+            return batch.mean(dim=(2, 3))[:, :2]
+
+    tta_logits(Recorder(), x, "flip-translate")
+    assert len(seen) == 6  # the image, its mirror, and both of them shifted two ways
+
+
+def test_evaluate_reports_each_tta_level_beside_the_plain_accuracy():
+    images = make_synthetic(64, seed=3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    plain = evaluate(model, images, (0.5,) * 3, (0.25,) * 3)
+    both = evaluate(model, images, (0.5,) * 3, (0.25,) * 3, tta="flip-translate")
+    assert plain.tta == {"none": plain.accuracy} and both.accuracy == plain.accuracy
+    assert list(both.tta) == ["none", "flip", "flip-translate"] and both.tta["none"] == plain.accuracy
+    assert "flip-translate" in both.report() and "flip-translate" not in plain.report()
+    with pytest.raises(OptionError):
+        evaluate(model, images, (0.5,) * 3, (0.25,) * 3, tta="all")
+
+
+def test_ema_decay_follows_the_length_of_the_run():
+    assert ema_decay(1000, 0.2) == pytest.approx(1 - 1 / 200)
+    assert ema_decay(2, 0.2) == 0.0  # a memory under one step: the average is the weights
+    for bad in (0, -0.1, 1.5):
+        with pytest.raises(OptionError, match="ema_horizon"):
+            ema_decay(100, bad)
+
+
+def test_an_ema_run_checkpoints_the_average_and_keeps_the_trained_weights(tmp_path):
+    result = train(config(tmp_path, ema=True, epochs=2, limit=4))
+    last = result.last_checkpoint
+    contents = torch.load(last, weights_only=True)
+    assert contents["hyper_parameters"]["ema_horizon"] == RECIPE.ema_horizon and result.summary["ema"]
+    average, trained = contents["state_dict"], contents["current_model_state"]
+    differ = [k for k in trained if k.endswith("weight") and not torch.equal(average[k], trained[k])]
+    assert differ, "the EMA's weights are the trained ones"
+    x = torch.randn(2, 3, 32, 32)
+    assert not torch.allclose(load_model(last).model(x), load_model(last, trained_weights=True).model(x))
+    assert "EMA of the weights" in (result.out / "summary.txt").read_text()
+    # it resumes as it started (with its EMA), and a run without one cannot gain one on resume
+    resumed = train(config(tmp_path, epochs=None, resume=True))
+    assert resumed.summary["ema"]
+    plain = train(config(tmp_path, name="plain", epochs=1))
+    with pytest.raises(CheckpointError, match="not from a run with an EMA"):
+        load_model(plain.last_checkpoint, trained_weights=True)
+    with pytest.raises(OptionError, match="ema_horizon"):
+        train(config(tmp_path, name="plain", epochs=None, resume=True, ema=True))
