@@ -328,6 +328,11 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--ema", action="store_true", help="validate, checkpoint and test an EMA of the weights (cifarlab.ema)"
     )
+    train.add_argument(
+        "--final",
+        action="store_true",
+        help="a final model: train on every training image (no validation hold-out); best.ckpt is the last epoch",
+    )
     _add_recipe_options(train)
     train.set_defaults(handler=_train)
 

@@ -72,13 +72,16 @@ class History(L.Callback):
         return path
 
     def table(self) -> str:
-        """The rows as a fixed-width text table."""
+        """The rows as a fixed-width text table ("-" where a run measured nothing, e.g. no validation)."""
+
+        def cell(value: float, spec: str, width: int) -> str:
+            return f"{'-':>{width}}" if math.isnan(value) else f"{value:>{width}{spec}}"
+
         lines = ["epoch  train_loss  train_acc  val_loss  val_acc        lr  seconds"]
         for r in self.rows:
-            lines.append(
-                f"{int(r['epoch']):>5}  {r['train_loss']:>10.4f}  {r['train_acc']:>9.2%}  "
-                f"{r['val_loss']:>8.4f}  {r['val_acc']:>7.2%}  {r['lr']:>8.2e}  {r['seconds']:>7.1f}"
-            )
+            train = f"{cell(r['train_loss'], '.4f', 10)}  {cell(r['train_acc'], '.2%', 9)}"
+            val = f"{cell(r['val_loss'], '.4f', 8)}  {cell(r['val_acc'], '.2%', 7)}"
+            lines.append(f"{int(r['epoch']):>5}  {train}  {val}  {r['lr']:>8.2e}  {r['seconds']:>7.1f}")
         return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from lightning.pytorch.loggers import CSVLogger
 from cifarlab.checkpoint import hyper_parameters
 from cifarlab.datamodule import CIFAR10DataModule
 from cifarlab.ema import ema_callback
+from cifarlab.errors import OptionError
 from cifarlab.files import FolderLock, write_text
 from cifarlab.hardware import cpu_features
 from cifarlab.history import History, metrics_figure
@@ -83,6 +84,7 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     ema: bool = False  # validate, checkpoint and test an EMA of the weights (cifarlab.ema)
+    final: bool = False  # a final model: every training image, no validation, best.ckpt = the last epoch
     extra: dict[str, Any] = field(default_factory=dict)  # more LitResNet9 keywords (label_smoothing, ...)
     quiet: bool = False  # no progress bars, model summary or Lightning info lines (a side run in a lesson)
 
@@ -134,7 +136,7 @@ def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> R
         resumed = hyper_parameters(contents)
         config = as_it_started(config, stored_config(out))
     check_resumable(config, resumed)
-    profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
+    profile = _final(config, config.profile if isinstance(config.profile, Profile) else get_profile(config.profile))
     epochs = profile.epochs if config.epochs is None else config.epochs
     accelerator = config.accelerator or profile.accelerator
     check_accelerator(accelerator)
@@ -248,16 +250,21 @@ def make_trainer(
     Callbacks: `RandomStates` (every random generator's state goes into the checkpoints, so a
     resumed run draws the same dropout), the best epoch by validation accuracy
     (`<out>/checkpoints/best.ckpt`, what `trainer.checkpoint_callback` gives, even if
-    `callbacks` holds checkpoints of its own), the latest epoch (`last.ckpt`, to resume
-    from), then `callbacks`. epochs and accelerator
+    `callbacks` holds checkpoints of its own; the last epoch when the profile holds out no
+    validation images), the latest epoch (`last.ckpt`, to resume from), then `callbacks`. epochs and accelerator
     default to the profile's; in the smoke profile every split is cut to a few batches.
     quiet: no progress bars, model summary or info lines.
     """
     quiet_lightning()
     accelerator = accelerator or profile.accelerator
+    validate = profile.val_size > 0  # a final model (val_size 0) has no validation: its last epoch is "best"
     # no version counter: a lesson run again rewrites best.ckpt instead of adding best-v1.ckpt
     best = ModelCheckpoint(
-        Path(out) / "checkpoints", filename="best", monitor="val_acc", mode="max", enable_version_counter=False
+        Path(out) / "checkpoints",
+        filename="best",
+        monitor="val_acc" if validate else None,
+        mode="max",
+        enable_version_counter=False,
     )
     # A separate callback for the latest epoch: Lightning 2.6's save_last=True writes last.ckpt
     # only in epochs where the best one improved, and a resume must start from the latest.
@@ -272,7 +279,7 @@ def make_trainer(
             precision=precision,
             max_epochs=profile.epochs if epochs is None else epochs,
             limit_train_batches=profile.limit_batches,
-            limit_val_batches=profile.limit_batches,
+            limit_val_batches=profile.limit_batches if validate else 0,
             limit_test_batches=profile.limit_batches,
             callbacks=[RandomStates(), best, latest, *([] if quiet else [TextProgressBar()]), *callbacks],
             plugins=[AtomicCheckpointIO()],  # checkpoints whole or not at all (cifarlab.runfolder)
@@ -283,6 +290,22 @@ def make_trainer(
             deterministic=accelerator == "cpu",
             log_every_n_steps=10,
         )
+
+
+def _final(config: TrainConfig, profile: Profile) -> Profile:
+    """A final model's profile holds nothing out for validation (Page's 94% trained on all 50,000).
+
+    With no validation there is nothing to choose an epoch by: the schedule is fixed, and the
+    last epoch is the model (`best.ckpt` then holds it). A resumed final run keeps its profile.
+    """
+    if not config.final:
+        return profile
+    if config.resume and profile.val_size:
+        raise OptionError(
+            f"{config.out} holds out {profile.val_size} validation images: it cannot be resumed as a final model. "
+            "Drop --final to continue it, or start the final run with another --out."
+        )
+    return profile.with_overrides(val_size=0)
 
 
 def _settings(config: TrainConfig, accelerator: str, resumed: dict[str, Any] | None) -> Settings:
@@ -416,6 +439,7 @@ def _summary(
         "profile": profile.name,
         "data": datamodule.splits.source if datamodule.splits else None,
         "train_images": len(datamodule.train_set),
+        "final": not profile.val_size,
         "interrupted": trainer.interrupted,
         "versions": package_versions(),
     }
@@ -449,7 +473,8 @@ def summary_text(history: History, summary: dict[str, Any]) -> str:
         f"{summary['augment']}" + (", EMA of the weights" if summary.get("ema") else ""),
         *(f"  auto: {reason}" for reason in summary.get("chosen_for_this_machine", [])),
         f"max LR {summary['max_lr']:.3g} ({summary['lr_choice']})",
-        f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile)",
+        f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile"
+        + (", a final model: no validation hold-out, the last epoch is best.ckpt)" if summary.get("final") else ")"),
         "",
         history.table(),
     ]

@@ -43,9 +43,12 @@ def test_holdout_is_seeded_disjoint_and_complete():
     assert seen == {x.tobytes() for x in data.images}
 
 
-def test_holdout_refuses_impossible_sizes():
-    with pytest.raises(DataError, match="between 1 and 19"):
-        holdout_split(make(20), 20)
+def test_holdout_refuses_impossible_sizes_and_holds_out_nothing_for_a_final_model():
+    for impossible in (20, -1):
+        with pytest.raises(DataError, match="between 0 and 19"):
+            holdout_split(make(20), impossible)
+    train, val = holdout_split(make(20), 0)
+    assert len(train) == 20 and len(val) == 0
 
 
 def test_take_subsets_and_keeps_all_when_asked_for_more():

@@ -267,3 +267,28 @@ def test_lr_finder_says_why_when_the_loss_never_falls():
     few = _why_no_suggestion(lrs[:12], rising[:12], num_training=12, early_stop_threshold=4.0)
     assert "only 1 finite point(s) of 12" in few and "--max-lr" in few
     assert "diverged" in _why_no_suggestion(lrs[:8], rising[:8], num_training=24, early_stop_threshold=4.0)
+
+
+def test_a_final_model_trains_on_every_image_and_keeps_its_last_epoch(tmp_path):
+    # Page's 94% trained on all 50,000 images; with nothing held out, no epoch is chosen on validation
+    final = config(tmp_path, epochs=2, final=True)
+    final.profile = final.profile.with_overrides(train_size=None)  # no cap: every image the source has
+    result = train(final)
+    assert result.summary["final"] and result.summary["best_val_acc"] is None
+    assert result.summary["train_images"] == get_profile("smoke").synthetic_train
+    assert all(math.isnan(row["val_acc"]) for row in result.history) and result.test["test_acc"] is not None
+    best, last = (
+        torch.load(result.best_checkpoint, weights_only=True),
+        torch.load(result.last_checkpoint, weights_only=True),
+    )
+    assert best["epoch"] == last["epoch"] == 1 and torch.equal(
+        best["state_dict"]["model.fc.weight"], last["state_dict"]["model.fc.weight"]
+    )
+    text = (result.out / "summary.txt").read_text()
+    assert "a final model" in text and "nan" not in text
+    stored = json.loads((result.out / "config.json").read_text())
+    assert stored["final"] and stored["resolved"]["profile"]["val_size"] == 0
+    with pytest.raises(OptionError, match="cannot be resumed as a final model"):
+        plain = train(config(tmp_path, name="plain", epochs=1))
+        train(config(tmp_path, name="plain", epochs=None, resume=True, final=True))
+    assert plain.summary["final"] is False

@@ -96,11 +96,14 @@ def take(images: ImageSet, n: int | None, seed: int = 0) -> ImageSet:
 
 
 def holdout_split(images: ImageSet, val_size: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
-    """Split a training set into (train, validation), holding out `val_size` seeded-random images."""
-    if not 0 < val_size < len(images):
+    """Split a training set into (train, validation), holding out `val_size` seeded-random images.
+
+    val_size=0 holds out nothing: all of the images train, and the validation set is empty.
+    """
+    if not 0 <= val_size < len(images):
         raise DataError(
             f"cannot hold out {val_size} validation images from {len(images)} training images: "
-            f"choose a val_size between 1 and {len(images) - 1}."
+            f"choose a val_size between 0 and {len(images) - 1}."
         )
     order = np.random.default_rng(seed).permutation(len(images))
     val, train = np.sort(order[:val_size]), np.sort(order[val_size:])

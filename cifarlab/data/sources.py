@@ -100,13 +100,13 @@ def load_splits(
     """Train, validation and test splits sized by the profile, with training mean and std.
 
     Validation is a seeded hold-out of the training set (the profile's `val_size`, 5,000 in
-    full); the test set is left alone for the final report. Mean and std are computed from
-    the training split, never pasted.
+    full; 0 for a final model trained on all of it); the test set is left alone for the final
+    report. Mean and std are computed from the training split, never pasted.
     """
     profile = profile or get_profile()
     chosen = source if isinstance(source, DataSource) else resolve_source(source)
     train_all, test = load_cifar10(chosen, profile)
-    train, val = holdout_split(train_all, val_size or profile.val_size, seed)
+    train, val = holdout_split(train_all, profile.val_size if val_size is None else val_size, seed)
     train = take(train, profile.train_size, seed)
     test = take(test, profile.test_size, seed)
     mean, std = channel_stats(train.images)
