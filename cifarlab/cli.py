@@ -119,7 +119,10 @@ def _export(args: argparse.Namespace) -> int:
     weights = export_pretrained(args.run, args.name, args.out, force=args.force)
     info = json.loads(weights.with_suffix(".json").read_text())  # what was written, not the shipped model
     print(f"wrote {weights} ({weights.stat().st_size / 2**20:.1f} MiB) and {weights.with_suffix('.json')}")
-    print(f"test accuracy {info['test_accuracy']:.2%}, sha256 {info['sha256']}")
+    measured = info["measured"]
+    tta = ", ".join(f"{level} {acc:.2%}" for level, acc in measured["tta_accuracy"].items())
+    print(f"test accuracy {measured['test_accuracy']:.2%} ({tta} with TTA) on {measured['test_images']:,} test images")
+    print(f"sha256 {info['sha256']}")
     print(f"use it with: cifarlab app {weights}   (or load_any({str(weights)!r}) in a notebook)")
     return 0
 

@@ -26,6 +26,7 @@ from cifarlab.errors import CheckpointError, OptionError
 from cifarlab.files import atomic_path, sha256, write_text
 from cifarlab.history import read_history
 from cifarlab.recipe import RECIPE
+from cifarlab.runfolder import train_command
 from cifarlab.versions import package_versions
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -148,7 +149,9 @@ def export_pretrained(
     run: a folder written by `cifarlab train` (checkpoints/best.ckpt, summary.json,
     config.json, metrics.csv). out: where to write (default: <run>/export); existing files
     are replaced only with force=True. Both files are written whole or not at all, and the
-    weights are loaded back before they are kept. Returns the path of NAME.pt.
+    weights are loaded back before they are kept. The written fp16 file is then measured on
+    the run's test split, plain and with test-time augmentation (`cifarlab.tta`), so the
+    provenance quotes the file that ships, not the run. Returns the path of NAME.pt.
     """
     run = Path(run)
     out = run / "export" if out is None else Path(out)
@@ -179,9 +182,45 @@ def export_pretrained(
                 f"{weights.name} would be {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository "
                 "accepts; nothing was written."
             )
-    info = _provenance(name, weights, summary, config, read_history(run / "metrics.csv"))
+    info = _provenance(name, weights, summary, config, read_history(run / "metrics.csv"), hparams)
+    info["measured"] = measure_export(weights, config)
     write_text(record, json.dumps(info, indent=2) + "\n")
     return weights
+
+
+def measure_export(weights: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The exported file's test accuracy, plain and with each TTA level, on the run's own test split."""
+    from cifarlab.data import load_splits, resolve_source
+    from cifarlab.evaluation import evaluate
+    from cifarlab.profile import Profile, get_profile
+
+    resolved = (config.get("resolved") or {}).get("profile")
+    profile = Profile(**resolved) if resolved else get_profile(config["profile"])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    loaded = load_model(weights, device)
+    test = load_splits(resolve_source(config.get("source")), profile).test
+    result = evaluate(loaded.model, test, loaded.mean, loaded.std, tta="flip-translate")
+    return {
+        "what": "this file (fp16 weights, evaluated in fp32), by cifarlab.evaluation.evaluate",
+        "test_images": len(test),
+        "data": test.source,
+        "test_accuracy": result.accuracy,
+        "tta_accuracy": {level: acc for level, acc in result.tta.items() if level != "none"},
+        "device": device,
+    }
+
+
+def _schedule(hparams: dict[str, Any]) -> str:
+    """The optimizer and schedule a run used, in words, from its checkpoint's hyperparameters."""
+    momentum = (
+        f"momentum cycled {RECIPE.max_momentum:g} -> {RECIPE.base_momentum:g} by OneCycle"
+        if hparams.get("cycle_momentum")
+        else f"constant momentum {hparams.get('momentum', RECIPE.momentum):g}"
+    )
+    return (
+        f"OneCycle per batch; SGD Nesterov, {momentum}, weight decay {hparams.get('weight_decay', 0):g}, "
+        f"label smoothing {hparams.get('label_smoothing', 0):g} (cifarlab.lit)"
+    )
 
 
 def _finished_run(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -198,7 +237,12 @@ def _finished_run(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _provenance(
-    name: str, weights: Path, summary: dict[str, Any], config: dict[str, Any], history: list[dict[str, float]]
+    name: str,
+    weights: Path,
+    summary: dict[str, Any],
+    config: dict[str, Any],
+    history: list[dict[str, float]],
+    hparams: dict[str, Any],
 ) -> dict[str, Any]:
     """What NAME.json records: the file, how it was trained, on what, and how well it does."""
     return {
@@ -218,11 +262,13 @@ def _provenance(
             "channels_last": summary["channels_last"],
             "augment": summary["augment"],
             "seed": config["seed"],
-            "schedule": (
-                f"OneCycle per batch; SGD Nesterov, weight decay {RECIPE.weight_decay:g}, "
-                f"label smoothing {RECIPE.label_smoothing:g} (cifarlab.recipe)"
-            ),
+            "schedule": _schedule(hparams),
+            "cutout_p": hparams.get("cutout_p"),
+            "ema": bool(hparams.get("ema_horizon")),
+            "final_model": bool(summary.get("final")),
         },
+        "command": train_command(config),
+        "commit": summary.get("commit"),  # runs from before 2026-12-02 did not record it
         "epochs": summary["epochs"],
         "test_accuracy": summary["test_acc"],
         "test_loss": summary["test_loss"],

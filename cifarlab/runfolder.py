@@ -224,3 +224,24 @@ def check_resumable(config: TrainConfig, resumed: dict[str, Any] | None) -> None
             f"{config.out} continues with the recipe it started with, but this asks for {', '.join(changed)}. "
             "Drop those options to resume, or start a new run with another --out."
         )
+
+
+def train_command(config: dict[str, Any]) -> str:
+    """The `cifarlab train` command line that asks for what a run's config.json records.
+
+    Options left at their defaults are left out; `--resume` is too (a resumed run is the same run).
+    """
+    flags = {"lr_find": "--lr-find", "ema": "--ema", "final": "--final"}
+    defaults = {"optimizer": "sgd", "precision": "auto", "augment": "auto", "devices": 1, "strategy": "auto", "seed": 0}
+    parts = ["cifarlab train"]
+    for name, value in config.items():
+        if name in ("resume", "extra", "resolved", "quiet") or value is None or defaults.get(name) == value:
+            continue
+        if name in flags:
+            parts += [flags[name]] if value else []
+        elif name == "channels_last":
+            parts.append("--channels-last" if value else "--no-channels-last")
+        else:
+            parts.append(f"--{'max-lr' if name == 'lr' else name.replace('_', '-')} {value}")
+    parts += [f"--{name.replace('_', '-')} {value}" for name, value in (config.get("extra") or {}).items()]
+    return " ".join(parts)

@@ -59,7 +59,7 @@ from cifarlab.runfolder import (
     stored_config,
     write_json,
 )
-from cifarlab.versions import package_versions
+from cifarlab.versions import package_versions, source_commit
 
 
 @dataclass
@@ -442,6 +442,7 @@ def _summary(
         "final": not profile.val_size,
         "interrupted": trainer.interrupted,
         "versions": package_versions(),
+        "commit": source_commit(),
     }
 
 

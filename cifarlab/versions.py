@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+import subprocess
 from importlib import metadata
+from pathlib import Path
 
 RECORDED_PACKAGES = ("cifarlab", "torch", "torchvision", "lightning", "albumentations", "numpy")
 
@@ -17,3 +19,26 @@ def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, st
         except metadata.PackageNotFoundError:
             pass
     return found
+
+
+def source_commit() -> str | None:
+    """The git commit of the cifarlab code that runs, with "+changes" if it has uncommitted edits.
+
+    None when the package is not a git checkout (installed from a wheel) or git is missing.
+    """
+    checkout = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no", "--", "cifarlab"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")

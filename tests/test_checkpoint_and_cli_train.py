@@ -187,3 +187,23 @@ def test_an_interrupted_train_command_says_how_to_resume(monkeypatch, capsys):
     monkeypatch.setattr(cifarlab.train, "train", interrupted)
     assert main(["train", *SMOKE, "--out", "unused"]) == 130
     assert "--resume" in capsys.readouterr().err
+
+
+def test_a_runs_command_line_is_rebuilt_from_its_config():
+    import shlex
+    from dataclasses import asdict
+
+    from cifarlab.cli import build_parser
+    from cifarlab.runfolder import train_command
+    from cifarlab.train import TrainConfig
+
+    asked = TrainConfig(
+        out="runs/x", profile="full", precision="bf16-mixed", channels_last=True, augment="batch",
+        ema=True, final=True, seed=3, max_lr=0.2, extra={"cutout_p": 0.5},
+    )  # fmt: skip
+    command = train_command(asdict(asked))
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert (args.out, args.profile, args.precision, args.augment) == ("runs/x", "full", "bf16-mixed", "batch")
+    assert args.channels_last and args.ema and args.final and args.seed == 3 and args.max_lr == 0.2
+    assert args.cutout_p == 0.5 and "--resume" not in command and "--optimizer" not in command
+    assert "--no-channels-last" in train_command({**asdict(asked), "channels_last": False})

@@ -83,6 +83,15 @@ def test_export_writes_fp16_weights_and_provenance_that_predict_like_the_run(
     assert (a.predictions == b.predictions).mean() > 0.98
     np.testing.assert_allclose(a.probabilities, b.probabilities, atol=0.02)
     assert half.classes == full.classes and half.mean == pytest.approx(full.mean)
+    # the provenance says how to make it again and how well the file itself does, plain and with TTA
+    stored = json.loads((synthetic_run / "config.json").read_text())
+    assert info["command"].startswith("cifarlab train") and f"--epochs {stored['epochs']}" in info["command"]
+    assert info["commit"] == json.loads((synthetic_run / "summary.json").read_text())["commit"]
+    assert "constant momentum" in info["recipe"]["schedule"] and info["recipe"]["cutout_p"] == 1.0
+    measured = info["measured"]
+    # the run's own test split, fp16 weights against the run's fp32 ones: the same but for rounding
+    assert measured["test_images"] > 0 and abs(measured["test_accuracy"] - info["test_accuracy"]) < 0.02
+    assert set(measured["tta_accuracy"]) == {"flip", "flip-translate"}
 
 
 def test_a_corrupt_or_placeholder_file_is_refused(shipped_here):
