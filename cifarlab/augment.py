@@ -85,9 +85,14 @@ def normalize_batch(
 ) -> torch.Tensor:
     """uint8 NHWC images -> normalised float NCHW tensor on `device` (what eval_transforms does, batched)."""
     check_images(images, what="images to normalise")
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255)
-    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    return normalize_tensor(torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2), mean, std)
+
+
+def normalize_tensor(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 NCHW images, already on their device -> normalised float NCHW, there (Normalize's arithmetic)."""
+    x = images.float().div_(255)
+    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x - m) / s
 
 

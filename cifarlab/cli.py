@@ -315,6 +315,11 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         default="auto",
         help="'batch': whole batches on the device; 'albumentations': per image in the loader (auto: batch)",
     )
+    train.add_argument(
+        "--data-on-device",
+        action=argparse.BooleanOptionalAction,
+        help="hold the data on the device and cut batches there, no DataLoader (default: on a GPU)",
+    )
     train.add_argument("--accelerator", choices=["auto", "cpu", "gpu"], help="default: the profile's")
     train.add_argument(
         "--devices", type=_devices, default=1, help="how many devices (e.g. 2, or 'auto'); >1 needs --strategy ddp"

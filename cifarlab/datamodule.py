@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cifarlab.augment import eval_transforms, train_transforms
 from cifarlab.data import DataSource, DataSplits, ImageSet, load_splits
+from cifarlab.device_loader import DeviceLoader
 from cifarlab.errors import CifarlabError, OptionError
 from cifarlab.profile import Profile, get_profile
 from cifarlab.recipe import AUGMENT_MODES
@@ -108,6 +109,10 @@ class CIFAR10DataModule(L.LightningDataModule):
     normalised images and the model augments whole batches on its device, see
     `cifarlab.batch_augment`), or "none". The training order and the augmentation are
     seeded by (seed, epoch), so runs repeat and resume exactly.
+
+    on_device: hold every split on the training device as uint8 and cut batches there
+    (`cifarlab.device_loader`): no DataLoader and no workers, the same batches in the same
+    order. It needs augment "batch" or "none".
     """
 
     def __init__(
@@ -120,11 +125,18 @@ class CIFAR10DataModule(L.LightningDataModule):
         seed: int = 0,
         splits: DataSplits | None = None,
         augment: str = "albumentations",
+        on_device: bool = False,
         **augmentation: float,
     ) -> None:
         super().__init__()
         if augment not in AUGMENT_MODES:
             raise OptionError(f"augment={augment!r}: choose one of {AUGMENT_MODES}.")
+        if on_device and augment == "albumentations":
+            raise OptionError(
+                "on_device=True serves batches without a DataLoader, so nothing can augment image by image: "
+                'use augment="batch" (the same augmentation, on the device) or on_device=False.'
+            )
+        self.on_device = on_device
         self.augment = augment
         self.source = source
         self.profile = profile or get_profile()
@@ -193,16 +205,25 @@ class CIFAR10DataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(self.seed),
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def _on_device(self, images: ImageSet, sampler: Sampler | None = None) -> DeviceLoader:
+        trainer = getattr(self, "trainer", None)
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        drop_last = sampler is not None and len(sampler) > self.batch_size  # as _loader does
+        return DeviceLoader(images, self.mean, self.std, self.batch_size, device, sampler, drop_last)
+
+    def train_dataloader(self) -> DataLoader | DeviceLoader:
         self.setup()
         trainer = getattr(self, "trainer", None)  # under DDP each process takes its share
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        return self._loader(self.train_set, EpochSampler(len(self.train_set), self.seed, rank, world))
+        sampler = EpochSampler(len(self.train_set), self.seed, rank, world)
+        if self.on_device:
+            return self._on_device(self.splits.train, sampler)
+        return self._loader(self.train_set, sampler)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | DeviceLoader:
         self.setup()
-        return self._loader(self.val_set)
+        return self._on_device(self.splits.val) if self.on_device else self._loader(self.val_set)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> DataLoader | DeviceLoader:
         self.setup()
-        return self._loader(self.test_set)
+        return self._on_device(self.splits.test) if self.on_device else self._loader(self.test_set)

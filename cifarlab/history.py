@@ -18,6 +18,7 @@ from typing import Any
 import lightning as L
 from matplotlib.figure import Figure
 
+from cifarlab.errors import CifarlabError
 from cifarlab.files import write_text
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -86,9 +87,16 @@ class History(L.Callback):
 
 
 def read_history(path: str | Path) -> list[dict[str, float]]:
-    """Rows of a metrics.csv written by `History.write_csv`."""
+    """Rows of a metrics.csv written by `History.write_csv`, or a CifarlabError that says what it is instead."""
     with Path(path).open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    if tuple(reader.fieldnames or ()) != COLUMNS or any("" in row.values() for row in rows):
+        raise CifarlabError(
+            f"{path} is not the per-epoch table cifarlab writes (columns {', '.join(COLUMNS)}, one full row per "
+            f"epoch); it has columns {', '.join(reader.fieldnames or ())}. Lightning's own log is in <run>/logs/."
+        )
+    return [{k: float(v) for k, v in row.items()} for row in rows]
 
 
 def metrics_figure(rows: list[dict[str, float]], title: str = "", label_smoothing: float = 0.0) -> Figure:

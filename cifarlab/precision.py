@@ -42,6 +42,7 @@ class Settings:
     channels_last: bool
     augment: str
     reasons: tuple[str, ...] = ()
+    on_device: bool = False  # the data held on the training device, no DataLoader (cifarlab.device_loader)
 
 
 def on_gpu(accelerator: str | None = "auto") -> bool:
@@ -76,9 +77,13 @@ def choose_precision(requested: str = "auto", accelerator: str | None = "auto") 
 
 
 def choose_settings(
-    precision: str = "auto", channels_last: bool | None = None, augment: str = "auto", accelerator: str | None = "auto"
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    augment: str = "auto",
+    accelerator: str | None = "auto",
+    on_device: bool | None = None,
 ) -> Settings:
-    """Resolve "auto" (precision, augment) and None (channels_last) for this machine."""
+    """Resolve "auto" (precision, augment) and None (channels_last, on_device) for this machine."""
     if augment != "auto" and augment not in AUGMENT_MODES:
         raise OptionError(f"augment={augment!r}: choose one of auto, {', '.join(AUGMENT_MODES)}.")
     gpu = on_gpu(accelerator)
@@ -103,4 +108,16 @@ def choose_settings(
             f"augmentation on whole batches on {where}: ~11x the per-image loader's throughput on 2 CPU cores, "
             "with no loader workers competing with training"
         )
-    return Settings(chosen, channels_last, augment, tuple(reasons))
+    if on_device and augment == "albumentations":
+        raise OptionError(
+            "the data on the device (--data-on-device) has no DataLoader to augment image by image: "
+            "use --augment batch (the same augmentation, on the device), or leave the data where it is."
+        )
+    if on_device is None:
+        on_device = gpu and augment != "albumentations"
+        if on_device:
+            reasons.append(
+                "data on the GPU: the training split held there as uint8 and cut into batches by indexing, "
+                "no DataLoader workers in the hot loop"
+            )
+    return Settings(chosen, channels_last, augment, tuple(reasons), on_device)

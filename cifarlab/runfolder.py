@@ -239,8 +239,9 @@ def train_command(config: dict[str, Any]) -> str:
             continue
         if name in flags:
             parts += [flags[name]] if value else []
-        elif name == "channels_last":
-            parts.append("--channels-last" if value else "--no-channels-last")
+        elif name in ("channels_last", "data_on_device"):
+            option = name.replace("_", "-")
+            parts.append(f"--{option}" if value else f"--no-{option}")
         else:
             parts.append(f"--{'max-lr' if name == 'lr' else name.replace('_', '-')} {value}")
     parts += [f"--{name.replace('_', '-')} {value}" for name, value in (config.get("extra") or {}).items()]

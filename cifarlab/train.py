@@ -77,6 +77,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: chosen for this machine (cifarlab.precision), or 32-true, bf16-mixed, 16-mixed
     channels_last: bool | None = None  # None: chosen for this machine
     augment: str = "auto"  # "batch" (on the device), "albumentations" (per image, in the loader), "none"; auto: batch
+    data_on_device: bool | None = None  # hold the data on the device, no DataLoader; None: on a GPU
     accelerator: str | None = None
     devices: int | str = 1
     strategy: str = "auto"
@@ -118,7 +119,8 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
     profile = config.profile if isinstance(config.profile, Profile) else get_profile(config.profile)
     accelerator = config.accelerator or profile.accelerator
     check_accelerator(accelerator)
-    choose_settings(config.precision, config.channels_last, config.augment, accelerator)  # raises on a bad name
+    # raises on a bad name or combination
+    choose_settings(config.precision, config.channels_last, config.augment, accelerator, config.data_on_device)
     check_out_folder(out)
     # the other processes of a multi-device run write into the folder their first process locked
     with FolderLock(out, "run") if is_rank_zero() else contextlib.nullcontext():
@@ -151,6 +153,7 @@ def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> R
         config.num_workers,
         seed=config.seed,
         augment=settings.augment,
+        on_device=settings.on_device,
         **({"cutout_p": cutout_p} if settings.augment == "albumentations" else {}),
     )
     datamodule.prepare_data()
@@ -310,16 +313,30 @@ def _final(config: TrainConfig, profile: Profile) -> Profile:
 
 def _settings(config: TrainConfig, accelerator: str, resumed: dict[str, Any] | None) -> Settings:
     """Precision, layout and augmentation path; a resumed run keeps the layout and path it started with."""
-    settings = choose_settings(config.precision, config.channels_last, config.augment, accelerator)
+    settings = choose_settings(
+        config.precision, config.channels_last, config.augment, accelerator, config.data_on_device
+    )
     if resumed is None:
         return settings
     augment = settings.augment
     if config.augment == "auto":
         augment = "batch" if resumed.get("batch_augment") else "albumentations"
-    kept = [r for r in settings.reasons if r.startswith("precision")] + [
+    if config.data_on_device and augment == "albumentations":
+        raise OptionError(
+            f"{config.out} augments image by image in a DataLoader, so it cannot resume with its data on the device: "
+            "drop --data-on-device."
+        )
+    on_device = settings.on_device and augment != "albumentations"  # the same batches either way
+    kept = [r for r in settings.reasons if r.startswith(("precision", "data on"))] + [
         "channels-last and augmentation: as the run started"
     ]
-    return replace(settings, channels_last=bool(resumed.get("channels_last")), augment=augment, reasons=tuple(kept))
+    return replace(
+        settings,
+        channels_last=bool(resumed.get("channels_last")),
+        augment=augment,
+        reasons=tuple(kept),
+        on_device=on_device,
+    )
 
 
 def _module(
@@ -433,6 +450,7 @@ def _summary(
         "label_smoothing": float(module.hparams.label_smoothing),
         "ema": bool(module.hparams.get("ema_horizon")),
         "augment": settings.augment,
+        "data_on_device": settings.on_device,
         "chosen_for_this_machine": list(settings.reasons),
         "device": _device_name(trainer),
         "devices": trainer.world_size,
@@ -471,7 +489,9 @@ def summary_text(history: History, summary: dict[str, Any]) -> str:
         f"training time: {summary['train_seconds']:.1f} s for {summary['epochs']} epochs on "
         f"{summary['device']} x{summary['devices']}",
         f"precision {summary['precision']}, channels_last {summary['channels_last']}, augmentation "
-        f"{summary['augment']}" + (", EMA of the weights" if summary.get("ema") else ""),
+        f"{summary['augment']}"
+        + (", data on the device" if summary.get("data_on_device") else "")
+        + (", EMA of the weights" if summary.get("ema") else ""),
         *(f"  auto: {reason}" for reason in summary.get("chosen_for_this_machine", [])),
         f"max LR {summary['max_lr']:.3g} ({summary['lr_choice']})",
         f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile"

@@ -25,6 +25,7 @@ LAYERS = {
     "training": [
         "schedule",
         "loop",
+        "device_loader",
         "datamodule",
         "lit",
         "ema",
