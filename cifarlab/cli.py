@@ -1,4 +1,4 @@
-"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, export, app,
+"""The `cifarlab` command (also `python -m cifarlab`): doctor, data, train, evaluate, export, reproduce, app,
 build-lessons, run-solutions, grade."""
 
 from __future__ import annotations
@@ -124,6 +124,15 @@ def _export(args: argparse.Namespace) -> int:
     print(f"test accuracy {measured['test_accuracy']:.2%} ({tta} with TTA) on {measured['test_images']:,} test images")
     print(f"sha256 {info['sha256']}")
     print(f"use it with: cifarlab app {weights}   (or load_any({str(weights)!r}) in a notebook)")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from cifarlab.reproduce import reproduce
+
+    report = reproduce(args.out, args.profile, args.source, args.seed)
+    print(report.read_text())
+    print(f"written to {report} (and results.json beside it)")
     return 0
 
 
@@ -253,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(commands)
     _add_evaluate_command(commands)
     _add_export_command(commands)
+    _add_reproduce_command(commands)
     _add_app_command(commands)
     lessons = commands.add_parser("build-lessons", help="write lessons/ and the exercises' hints from solutions/")
     lessons.add_argument("--check", action="store_true", help="fail if lessons/ is stale; write nothing")
@@ -371,6 +381,20 @@ def _add_export_command(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", help="folder to write into (default: RUN/export)")
     export.add_argument("--force", action="store_true", help="replace NAME.pt and NAME.json if they exist")
     export.set_defaults(handler=_export)
+
+
+def _add_reproduce_command(commands: argparse._SubParsersAction) -> None:
+    from cifarlab.profile import PROFILE_NAMES
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="every GPU figure: the recipe with and without the data on the device, TTA, speed table -> REPORT.md",
+    )
+    reproduce.add_argument("--out", default="runs/reproduce", help="an empty or new folder (default: runs/reproduce)")
+    reproduce.add_argument("--profile", choices=PROFILE_NAMES, help="default: full on a GPU, smoke on a CPU")
+    reproduce.add_argument("--source", help=SOURCE_HELP)
+    reproduce.add_argument("--seed", type=argparse_number(SEED), default=0)
+    reproduce.set_defaults(handler=_reproduce)
 
 
 def _add_app_command(commands: argparse._SubParsersAction) -> None:

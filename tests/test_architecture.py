@@ -37,7 +37,7 @@ LAYERS = {
         "runfolder",
         "train",
     ],
-    "evaluation": ["tta", "evaluation", "gradcam"],
+    "evaluation": ["tta", "evaluation", "gradcam", "reproduce"],
     "inference and app": ["inference", "pretrained", "widgets", "app"],
     "the course": [
         "solutions",
