@@ -326,6 +326,9 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         help="'batch': whole batches on the device; 'albumentations': per image in the loader (auto: batch)",
     )
     train.add_argument(
+        "--compile", action="store_true", help="torch.compile the network: faster steps after a minute of compiling"
+    )
+    train.add_argument(
         "--data-on-device",
         action=argparse.BooleanOptionalAction,
         help="hold the data on the device and cut batches there, no DataLoader (default: on a GPU)",

@@ -21,6 +21,8 @@ from cifarlab.model import ResNet9
 from cifarlab.recipe import OPTIMIZERS, RECIPE
 from cifarlab.schedule import one_cycle
 
+COMPILE_BACKEND = "inductor"  # torch.compile's default: generated Triton (GPU) or C++ (CPU) kernels
+
 
 class LitResNet9(L.LightningModule):
     """ResNet9 + loss, optimizer and schedule.
@@ -30,6 +32,8 @@ class LitResNet9(L.LightningModule):
         (`cifarlab.batch_augment`); give the DataModule augment="batch" then.
     cutout_p: the share of training images that get a cutout hole (both augmentation paths).
     channels_last: keep activations in NHWC memory order, which tensor cores prefer.
+    compile: run the network through `torch.compile` (PyTorch 2's graph compiler): kernels
+        fused for this device, after a one-off compilation of a minute or so.
     ema_horizon: recorded, not used here: the run trains with an EMA of its weights
         (`cifarlab.ema`, added by `cifarlab.train`), and its checkpoints hold that average.
     mean, std, classes: the data's statistics and class names, saved in every checkpoint
@@ -55,6 +59,7 @@ class LitResNet9(L.LightningModule):
         channels_last: bool = False,
         seed: int = 0,
         ema_horizon: float | None = None,
+        compile: bool = False,
         mean: Sequence[float] = (0.0, 0.0, 0.0),
         std: Sequence[float] = (1.0, 1.0, 1.0),
         classes: Sequence[str] = tuple(f"class {i}" for i in range(RECIPE.num_classes)),
@@ -72,6 +77,8 @@ class LitResNet9(L.LightningModule):
         self.model = ResNet9(widths, len(classes), dropout, logit_scale)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if compile:  # in place: the weights keep their names, so checkpoints load into an uncompiled model
+            self.model.compile(backend=COMPILE_BACKEND)
         self.train_acc, self.val_acc, self.test_acc = (self._accuracy(len(classes)) for _ in range(3))
 
     @staticmethod

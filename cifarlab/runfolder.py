@@ -231,7 +231,7 @@ def train_command(config: dict[str, Any]) -> str:
 
     Options left at their defaults are left out; `--resume` is too (a resumed run is the same run).
     """
-    flags = {"lr_find": "--lr-find", "ema": "--ema", "final": "--final"}
+    flags = {"lr_find": "--lr-find", "ema": "--ema", "final": "--final", "compile": "--compile"}
     defaults = {"optimizer": "sgd", "precision": "auto", "augment": "auto", "devices": 1, "strategy": "auto", "seed": 0}
     parts = ["cifarlab train"]
     for name, value in config.items():

@@ -14,7 +14,6 @@ This is what `cifarlab train` runs and what lessons 04 and 05 call.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
@@ -33,9 +31,8 @@ from cifarlab.checkpoint import hyper_parameters
 from cifarlab.datamodule import CIFAR10DataModule
 from cifarlab.ema import ema_callback
 from cifarlab.errors import OptionError
-from cifarlab.files import FolderLock, write_text
-from cifarlab.hardware import cpu_features
-from cifarlab.history import History, metrics_figure
+from cifarlab.files import FolderLock
+from cifarlab.history import History
 from cifarlab.lit import LitResNet9
 from cifarlab.logs import info_off, quiet_lightning
 from cifarlab.lr_finder import LRFindResult, find_lr, lr_find_figure
@@ -59,7 +56,7 @@ from cifarlab.runfolder import (
     stored_config,
     write_json,
 )
-from cifarlab.versions import package_versions, source_commit
+from cifarlab.runreport import run_summary, write_reports
 
 
 @dataclass
@@ -78,6 +75,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: chosen for this machine
     augment: str = "auto"  # "batch" (on the device), "albumentations" (per image, in the loader), "none"; auto: batch
     data_on_device: bool | None = None  # hold the data on the device, no DataLoader; None: on a GPU
+    compile: bool = False  # torch.compile the network (cifarlab.lit)
     accelerator: str | None = None
     devices: int | str = 1
     strategy: str = "auto"
@@ -179,9 +177,9 @@ def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> R
         if not trainer.interrupted:
             _test_best(trainer, module, datamodule)
     best = trainer.checkpoint_callback
-    summary = _summary(config, profile, settings, datamodule, trainer, module, history, found, seconds)
+    summary = run_summary(config, profile, settings, datamodule, trainer, module, history, found, seconds)
     if trainer.is_global_zero:
-        _write_run_folder(out, history, summary)
+        write_reports(out, history, summary)
     return RunResult(
         out,
         history.rows,
@@ -343,8 +341,8 @@ def _module(
     config: TrainConfig, settings: Settings, datamodule: CIFAR10DataModule, resumed: dict[str, Any] | None
 ) -> LitResNet9:
     """The LitResNet9 to train: the resumed run's own (its rate and recipe), or a new one."""
-    if resumed is not None:
-        return LitResNet9(**resumed)
+    if resumed is not None:  # its recipe, compiled or not as asked now (the same weights either way)
+        return LitResNet9(**{**resumed, "compile": config.compile})
     return LitResNet9(
         optimizer=config.optimizer,
         max_lr=config.max_lr,
@@ -352,6 +350,7 @@ def _module(
         channels_last=settings.channels_last,
         seed=config.seed,
         ema_horizon=RECIPE.ema_horizon if config.ema else None,
+        compile=config.compile,
         mean=datamodule.mean,
         std=datamodule.std,
         classes=datamodule.classes,
@@ -421,82 +420,3 @@ def _test_best(trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataMo
         # an EMA run's checkpoints hold the average as their weights: testing them is what we want
         warnings.filterwarnings("ignore", message=r".*WeightAveraging callback, but loading a checkpoint outside")
         trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
-
-
-def _summary(
-    config: TrainConfig,
-    profile: Profile,
-    settings: Settings,
-    datamodule: CIFAR10DataModule,
-    trainer: L.Trainer,
-    module: LitResNet9,
-    history: History,
-    found: LRFindResult | None,
-    seconds: float,
-) -> dict[str, Any]:
-    """What summary.json records: the result, how it was reached, and on what."""
-    best = trainer.checkpoint_callback
-    given = "from the resumed run" if config.resume else "given" if config.max_lr else "the recipe's default"
-    return {
-        "test_acc": history.test.get("test_acc"),
-        "test_loss": history.test.get("test_loss"),
-        "best_val_acc": float(best.best_model_score) if best.best_model_score is not None else None,
-        "epochs": len(history.rows),
-        "train_seconds": round(seconds, 2),
-        "max_lr": module.max_lr,
-        "lr_choice": found.reason if found else given,
-        "precision": settings.precision,
-        "channels_last": bool(module.hparams.channels_last),
-        "label_smoothing": float(module.hparams.label_smoothing),
-        "ema": bool(module.hparams.get("ema_horizon")),
-        "augment": settings.augment,
-        "data_on_device": settings.on_device,
-        "chosen_for_this_machine": list(settings.reasons),
-        "device": _device_name(trainer),
-        "devices": trainer.world_size,
-        "profile": profile.name,
-        "data": datamodule.splits.source if datamodule.splits else None,
-        "train_images": len(datamodule.train_set),
-        "final": not profile.val_size,
-        "interrupted": trainer.interrupted,
-        "versions": package_versions(),
-        "commit": source_commit(),
-    }
-
-
-def _device_name(trainer: L.Trainer) -> str:
-    root = trainer.strategy.root_device
-    if root.type == "cuda":
-        return torch.cuda.get_device_name(root)
-    return f"{root.type} ({os.cpu_count()} cores; {cpu_features().describe()})"
-
-
-def _write_run_folder(out: Path, history: History, summary: dict[str, Any]) -> None:
-    history.write_csv(out / "metrics.csv")
-    if history.rows:
-        title = f"{summary['profile']} profile, {summary['device']}"
-        figure = metrics_figure(history.rows, title=title, label_smoothing=summary["label_smoothing"])
-        save_figure(figure, out / "metrics.png")
-    write_json(out / "summary.json", summary)
-    write_text(out / "summary.txt", summary_text(history, summary))
-
-
-def summary_text(history: History, summary: dict[str, Any]) -> str:
-    """A few readable lines: the result, how it was reached, and the per-epoch table."""
-    test = summary["test_acc"]
-    lines = [
-        f"test accuracy: {test:.2%}" if test is not None else "test accuracy: (not tested: the run was interrupted)",
-        f"training time: {summary['train_seconds']:.1f} s for {summary['epochs']} epochs on "
-        f"{summary['device']} x{summary['devices']}",
-        f"precision {summary['precision']}, channels_last {summary['channels_last']}, augmentation "
-        f"{summary['augment']}"
-        + (", data on the device" if summary.get("data_on_device") else "")
-        + (", EMA of the weights" if summary.get("ema") else ""),
-        *(f"  auto: {reason}" for reason in summary.get("chosen_for_this_machine", [])),
-        f"max LR {summary['max_lr']:.3g} ({summary['lr_choice']})",
-        f"data: {summary['data']} ({summary['train_images']} training images, {summary['profile']} profile"
-        + (", a final model: no validation hold-out, the last epoch is best.ckpt)" if summary.get("final") else ")"),
-        "",
-        history.table(),
-    ]
-    return "\n".join(lines) + "\n"

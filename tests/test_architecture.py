@@ -35,6 +35,7 @@ LAYERS = {
         "lr_finder",
         "speed",
         "runfolder",
+        "runreport",
         "train",
     ],
     "evaluation": ["tta", "evaluation", "gradcam", "reproduce"],

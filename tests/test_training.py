@@ -292,3 +292,18 @@ def test_a_final_model_trains_on_every_image_and_keeps_its_last_epoch(tmp_path):
         plain = train(config(tmp_path, name="plain", epochs=1))
         train(config(tmp_path, name="plain", epochs=None, resume=True, final=True))
     assert plain.summary["final"] is False
+
+
+def test_a_compiled_run_trains_and_saves_weights_an_uncompiled_model_loads(tmp_path, monkeypatch):
+    from cifarlab import lit
+    from cifarlab.checkpoint import load_model
+
+    # dynamo's graph capture with the eager backend: the same plumbing as inductor, without a minute of codegen
+    monkeypatch.setattr(lit, "COMPILE_BACKEND", "eager")
+    result = train(config(tmp_path, compile=True, epochs=1, limit=2))
+    assert result.summary["compiled"] and "torch.compile" in (result.out / "summary.txt").read_text()
+    assert LitResNet9(**SMALL, compile=True).model._compiled_call_impl is not None
+    state = torch.load(result.last_checkpoint, weights_only=True)["state_dict"]
+    assert not any("_orig_mod" in name for name in state)  # compiled in place: the weights keep their names
+    loaded = load_model(result.last_checkpoint)
+    assert loaded.model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
