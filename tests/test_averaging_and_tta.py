@@ -6,7 +6,7 @@ from torch import nn
 
 from cifarlab.checkpoint import hyper_parameters, load_model
 from cifarlab.data import make_synthetic
-from cifarlab.ema import ema_decay
+from cifarlab.ema import WeightAveraging, ema_decay
 from cifarlab.errors import CheckpointError, OptionError
 from cifarlab.evaluation import evaluate
 from cifarlab.recipe import RECIPE
@@ -109,6 +109,18 @@ def test_ema_decay_follows_the_length_of_the_run():
             ema_decay(100, bad)
 
 
+def test_without_lightnings_weight_averaging_ema_says_which_lightning_it_needs(monkeypatch):
+    from cifarlab import ema
+
+    monkeypatch.setattr(ema, "WeightAveraging", None)  # Lightning 2.4-2.5 (.ci/lowest installs 2.4)
+    with pytest.raises(OptionError, match="Lightning 2.6 or later"):
+        ema.ema_callback()
+
+
+@pytest.mark.skipif(
+    WeightAveraging is None,
+    reason="Lightning before 2.6 has no WeightAveraging: --ema says so (the test above), and runs without it",
+)
 def test_an_ema_run_checkpoints_the_average_and_keeps_the_trained_weights(tmp_path):
     result = train(config(tmp_path, ema=True, epochs=2, limit=4))
     last = result.last_checkpoint
