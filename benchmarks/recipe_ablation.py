@@ -28,6 +28,7 @@ from pathlib import Path
 from cifarlab.checkpoint import load_model
 from cifarlab.data import load_splits
 from cifarlab.evaluation import evaluate
+from cifarlab.files import write_text
 from cifarlab.profile import get_profile
 from cifarlab.train import TrainConfig, train
 
@@ -80,7 +81,7 @@ def main() -> None:
             result = train(config)
             results[key] = {**measure(run, test_images), "seconds": result.seconds}
             out.mkdir(parents=True, exist_ok=True)
-            results_file.write_text(json.dumps(results, indent=1))
+            write_text(results_file, json.dumps(results, indent=1))  # whole: a stopped benchmark resumes from it
             print(f"{key}: " + ", ".join(f"{m} {results[key][m]:.2%}" for m in MEASURES), flush=True)
     report(results, args.recipes, args.seeds, args.profile)
 

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from cifarlab.errors import CifarlabError, DataError, OptionError
 from cifarlab.files import describe_os_error, is_environment_fault
-from cifarlab.options import COUNT, PORT, POSITIVE, RECIPE_RANGES, SEED, WORKERS, Range, argparse_number
+from cifarlab.options import (
+    COUNT,
+    PORT,
+    POSITIVE,
+    RECIPE_OPTIONS,
+    RECIPE_RANGES,
+    SEED,
+    WORKERS,
+    Range,
+    argparse_number,
+)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -202,20 +212,6 @@ def _grade(args: argparse.Namespace) -> int:
     print(table(rows))
     print(f"\nreport: {args.out}")
     return 0
-
-
-# recipe numbers that `cifarlab train` can change, each a LitResNet9 keyword of the same name
-# (not momentum: while OneCycle cycles it, SGD's own setting has no effect)
-RECIPE_OPTIONS = (
-    "momentum",
-    "weight_decay",
-    "label_smoothing",
-    "logit_scale",
-    "pct_start",
-    "div_factor",
-    "final_div_factor",
-    "cutout_p",
-)
 
 
 def _add_recipe_options(train: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 
 from cifarlab.errors import OptionError
 from cifarlab.recipe import RECIPE
@@ -61,6 +62,13 @@ if WeightAveraging is not None:
             if stage == "fit":
                 self.decay = ema_decay(int(trainer.estimated_stepping_batches), self.horizon)
             super().setup(trainer, pl_module, stage)
+
+        def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+            # Testing or validating a checkpoint: its weights already are the average. (Lightning's
+            # own hook would load the trained weights from current_model_state over them, and the
+            # test would score those.) A resumed fit restores both, as Lightning does.
+            if trainer.state.fn == TrainerFn.FITTING:
+                super().on_load_checkpoint(trainer, pl_module, checkpoint)
 
         def _average(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: Any) -> torch.Tensor:
             return self.decay * averaged + (1.0 - self.decay) * current

@@ -67,6 +67,10 @@ class LitResNet9(L.LightningModule):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise OptionError(f"optimizer={optimizer!r}: choose one of {OPTIMIZERS}.")
+        if optimizer == "adam" and momentum != RECIPE.momentum:
+            raise OptionError(
+                f"momentum={momentum} is SGD's; AdamW keeps its own averages (betas): drop the momentum, or use sgd."
+            )
         # plain Python values, so that checkpoints load with weights_only=True
         max_lr = RECIPE.default_max_lr(optimizer) if max_lr is None else float(max_lr)
         widths = [int(w) for w in widths]

@@ -52,6 +52,17 @@ WORKERS = Range(integer=True, minimum=0)
 POSITIVE = Range(above=0)  # a rate, a timeout, a scale
 
 # the recipe numbers `cifarlab train` can change (cifarlab.recipe says what each is for)
+# recipe numbers that `cifarlab train` can change, each a LitResNet9 keyword of the same name
+RECIPE_OPTIONS = (
+    "momentum",
+    "weight_decay",
+    "label_smoothing",
+    "logit_scale",
+    "pct_start",
+    "div_factor",
+    "final_div_factor",
+    "cutout_p",
+)
 RECIPE_RANGES = {
     "max_lr": POSITIVE,
     "weight_decay": Range(minimum=0),
@@ -61,7 +72,7 @@ RECIPE_RANGES = {
     "div_factor": POSITIVE,
     "final_div_factor": POSITIVE,
     "cutout_p": Range(minimum=0, maximum=1),
-    "momentum": Range(minimum=0, below=1),
+    "momentum": Range(above=0, below=1),  # Nesterov needs some
 }
 
 

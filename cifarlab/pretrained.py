@@ -176,6 +176,7 @@ def export_pretrained(
     with atomic_path(weights) as temporary:
         torch.save({"state_dict": state, "hyper_parameters": hparams}, temporary)
         load_model(temporary)  # what we ship must load
+        measured = measure_export(temporary, config, summary)  # before it is kept: no file without its record
         size = temporary.stat().st_size
         if size > MAX_BYTES:
             raise CheckpointError(
@@ -183,22 +184,27 @@ def export_pretrained(
                 "accepts; nothing was written."
             )
     info = _provenance(name, weights, summary, config, read_history(run / "metrics.csv"), hparams)
-    info["measured"] = measure_export(weights, config)
+    info["measured"] = measured
     write_text(record, json.dumps(info, indent=2) + "\n")
     return weights
 
 
-def measure_export(weights: Path, config: dict[str, Any]) -> dict[str, Any]:
+def measure_export(weights: Path, config: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     """The exported file's test accuracy, plain and with each TTA level, on the run's own test split."""
     from cifarlab.data import load_splits, resolve_source
     from cifarlab.evaluation import evaluate
     from cifarlab.profile import Profile, get_profile
 
     resolved = (config.get("resolved") or {}).get("profile")
-    profile = Profile(**resolved) if resolved else get_profile(config["profile"])
+    name = summary.get("profile") or (config.get("profile") if isinstance(config.get("profile"), str) else None)
+    if not resolved and not name:
+        raise CheckpointError(
+            "the run records no profile, so its test split is unknown: export a run of cifarlab train."
+        )
+    profile = Profile(**resolved) if resolved else get_profile(name)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     loaded = load_model(weights, device)
-    test = load_splits(resolve_source(config.get("source")), profile).test
+    test = load_splits(resolve_source(config.get("source")), profile, seed=int(config.get("seed") or 0)).test
     result = evaluate(loaded.model, test, loaded.mean, loaded.std, tta="flip-translate")
     return {
         "what": "this file (fp16 weights, evaluated in fp32), by cifarlab.evaluation.evaluate",

@@ -77,6 +77,8 @@ def device_name() -> str:
 def reproduce(out: str | Path, profile: str | None = None, source: str | None = None, seed: int = 0) -> Path:
     """Train each of PATHS, measure them and the speed table, and write <out>/REPORT.md (returned)."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {out} is a file: reproduce writes a folder of runs and a report there.")
     if out.exists() and any(out.iterdir()):
         raise OptionError(f"{out} is not empty: reproduce writes a new report and runs; choose another --out.")
     gpu = torch.cuda.is_available()
@@ -100,12 +102,13 @@ def _run_path(
     run = train(TrainConfig(out=str(folder), profile=profile.name, source=source, seed=seed, quiet=True, **options))
     peak = torch.cuda.max_memory_allocated() if gpu else None
     loaded = load_model(run.best_checkpoint, "cuda" if gpu else "cpu")
-    test = load_splits(source, profile).test
+    test = load_splits(source, profile, seed=seed).test
     tested = evaluate(loaded.model, test, loaded.mean, loaded.std, tta="flip-translate")
     return PathResult(
         name=name,
         epochs=len(run.history),
-        train_images=run.summary["train_images"],
+        # the images an epoch trains on (a profile that limits the batches trains on fewer)
+        train_images=min(run.summary["train_images"], (profile.limit_batches or 10**9) * profile.batch_size),
         seconds=run.seconds,
         epoch_seconds=[row["seconds"] for row in run.history],
         val_acc=[row["val_acc"] for row in run.history],
@@ -141,8 +144,9 @@ def _report(results: list[PathResult], speed: str, profile: str, seconds: float)
             f"{results[0].train_images:,} training images); torch {torch.__version__}; the whole report took "
             f"{seconds:.0f} s.",
             "",
-            "Times are training time only (validation included, start-up and testing not). The targets are read "
-            "on the validation hold-out at each epoch's end; test accuracy is the best checkpoint's, once.",
+            "Times are Lightning's `fit` (the data copied to the device, the sanity check and validation "
+            "included; testing not). The targets are read on the validation hold-out at each epoch's end; test "
+            "accuracy is the best checkpoint's, once.",
             "",
             *rows,
             "",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,7 @@ from matplotlib.figure import Figure
 from cifarlab.checkpoint import read_checkpoint
 from cifarlab.errors import CheckpointError, OptionError
 from cifarlab.files import atomic_path, describe_os_error, remove_orphans, unwritable, write_text
-from cifarlab.options import COUNT, RECIPE_RANGES, SEED, WORKERS, check_number
+from cifarlab.options import COUNT, RECIPE_OPTIONS, RECIPE_RANGES, SEED, WORKERS, check_number
 from cifarlab.profile import Profile
 from cifarlab.recipe import RECIPE
 
@@ -142,6 +143,8 @@ def check_numbers(config: TrainConfig) -> None:
     ):
         if value is not None:
             check_number(name, value, allowed)
+    if config.optimizer == "adam" and "momentum" in config.extra:
+        raise OptionError("--momentum is SGD's; AdamW keeps its own averages (betas): drop it, or train with sgd.")
 
 
 def check_start(config: TrainConfig, last: Path, best: Path) -> None:
@@ -230,10 +233,12 @@ def train_command(config: dict[str, Any]) -> str:
     """The `cifarlab train` command line that asks for what a run's config.json records.
 
     Options left at their defaults are left out; `--resume` is too (a resumed run is the same run).
+    Recipe numbers the command line has no option for (given from Python) follow as a comment.
     """
     flags = {"lr_find": "--lr-find", "ema": "--ema", "final": "--final", "compile": "--compile"}
+    named = {"lr": "--max-lr", "max_lr": "--max-lr", "num_workers": "--workers"}
     defaults = {"optimizer": "sgd", "precision": "auto", "augment": "auto", "devices": 1, "strategy": "auto", "seed": 0}
-    parts = ["cifarlab train"]
+    parts = ["cifarlab", "train"]
     for name, value in config.items():
         if name in ("resume", "extra", "resolved", "quiet") or value is None or defaults.get(name) == value:
             continue
@@ -243,6 +248,12 @@ def train_command(config: dict[str, Any]) -> str:
             option = name.replace("_", "-")
             parts.append(f"--{option}" if value else f"--no-{option}")
         else:
-            parts.append(f"--{'max-lr' if name == 'lr' else name.replace('_', '-')} {value}")
-    parts += [f"--{name.replace('_', '-')} {value}" for name, value in (config.get("extra") or {}).items()]
-    return " ".join(parts)
+            value = value["name"] if name == "profile" and isinstance(value, dict) else value
+            parts += [named.get(name, f"--{name.replace('_', '-')}"), str(value)]
+    extra = config.get("extra") or {}
+    for name, value in extra.items():
+        if name in RECIPE_OPTIONS:
+            parts += [f"--{name.replace('_', '-')}", str(value)]
+    command = shlex.join(parts)
+    unlisted = {name: value for name, value in extra.items() if name not in RECIPE_OPTIONS}
+    return command + (f"  # and from Python: TrainConfig(extra={unlisted!r})" if unlisted else "")

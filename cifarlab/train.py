@@ -128,13 +128,14 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> RunResul
 def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> RunResult:
     last, best = checkpoint_paths(out)
     check_start(config, last, best)
-    start_from, resumed = None, None
+    start_from, resumed, started = None, None, None
     if config.resume:
         start_from, contents, note = resume_checkpoint(out)
         if note:
             print(f"note: {note}", file=sys.stderr)
         resumed = hyper_parameters(contents)
-        config = as_it_started(config, stored_config(out))
+        started = stored_config(out)
+        config = as_it_started(config, started)
     check_resumable(config, resumed)
     profile = _final(config, config.profile if isinstance(config.profile, Profile) else get_profile(config.profile))
     epochs = profile.epochs if config.epochs is None else config.epochs
@@ -158,7 +159,9 @@ def _train(config: TrainConfig, out: Path, callbacks: Sequence[L.Callback]) -> R
     datamodule.setup()
     module = _module(config, settings, datamodule, resumed)
     resolved = {"epochs": epochs, "batch_size": datamodule.batch_size, "profile": asdict(profile)}
-    write_json(out / "config.json", {**asdict(config), "resolved": resolved})
+    # what started the run (a resume adds nothing to ask for, and keeps what that asked for)
+    asked = started if started is not None else asdict(config)
+    write_json(out / "config.json", {**asked, "resolved": asked.get("resolved") or resolved})
     found = _find_rate(config, module, datamodule, profile, accelerator, settings, out)
     history = History()
     trainer = make_trainer(
@@ -325,7 +328,7 @@ def _settings(config: TrainConfig, accelerator: str, resumed: dict[str, Any] | N
             "drop --data-on-device."
         )
     on_device = settings.on_device and augment != "albumentations"  # the same batches either way
-    kept = [r for r in settings.reasons if r.startswith(("precision", "data on"))] + [
+    kept = [r for r in settings.reasons if r.startswith("precision") or (on_device and r.startswith("data on"))] + [
         "channels-last and augmentation: as the run started"
     ]
     return replace(
@@ -417,6 +420,4 @@ def _test_best(trainer: L.Trainer, module: LitResNet9, datamodule: CIFAR10DataMo
     """The test split, once, with the best epoch's weights."""
     with warnings.catch_warnings():  # "best" is the monitored checkpoint's, the first callback: as intended
         warnings.filterwarnings("ignore", message=r".*multiple `ModelCheckpoint` callbacks")
-        # an EMA run's checkpoints hold the average as their weights: testing them is what we want
-        warnings.filterwarnings("ignore", message=r".*WeightAveraging callback, but loading a checkpoint outside")
         trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)

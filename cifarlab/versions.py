@@ -29,9 +29,15 @@ def source_commit() -> str | None:
     checkout = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
-            ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(checkout), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         if head.returncode != 0:
+            return None
+        top, commit = head.stdout.splitlines()
+        if Path(top).resolve() != checkout:  # an installed copy inside some other repository
             return None
         dirty = subprocess.run(
             ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no", "--", "cifarlab"],
@@ -41,4 +47,4 @@ def source_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+    return commit + ("+changes" if dirty.stdout.strip() else "")

@@ -132,6 +132,13 @@ def test_an_ema_run_checkpoints_the_average_and_keeps_the_trained_weights(tmp_pa
     x = torch.randn(2, 3, 32, 32)
     assert not torch.allclose(load_model(last).model(x), load_model(last, trained_weights=True).model(x))
     assert "EMA of the weights" in (result.out / "summary.txt").read_text()
+    # the test scored the average that best.ckpt holds, not the trained weights beneath it
+    from cifarlab.data import load_splits
+
+    run_config = config(tmp_path, ema=True, epochs=2, limit=4)
+    test = load_splits("synthetic", run_config.profile).test
+    best = load_model(result.best_checkpoint)
+    assert result.test["test_acc"] == pytest.approx(evaluate(best.model, test, best.mean, best.std).accuracy, abs=1e-6)
     # it resumes as it started (with its EMA), and a run without one cannot gain one on resume
     resumed = train(config(tmp_path, epochs=None, resume=True))
     assert resumed.summary["ema"]

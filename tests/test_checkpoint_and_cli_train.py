@@ -207,3 +207,10 @@ def test_a_runs_command_line_is_rebuilt_from_its_config():
     assert args.channels_last and args.ema and args.final and args.seed == 3 and args.max_lr == 0.2
     assert args.cutout_p == 0.5 and "--resume" not in command and "--optimizer" not in command
     assert "--no-channels-last" in train_command({**asdict(asked), "channels_last": False})
+    # a Profile given from Python (or stored by a resume), workers, and recipe numbers the CLI lacks
+    python_run = {**asdict(asked), "profile": {"name": "cpu", "val_size": 1000}, "num_workers": 3}
+    python_run["extra"] = {"cutout_p": 0.5, "cycle_momentum": True}
+    command, comment = train_command(python_run).split("  # ")
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert args.profile == "cpu" and args.num_workers == 3 and args.cutout_p == 0.5
+    assert comment == "and from Python: TrainConfig(extra={'cycle_momentum': True})"

@@ -34,6 +34,8 @@ BAD_OPTIONS = [
     (["train", "--pct-start", "0"], "--pct-start: must be a finite number > 0 and < 1"),
     (["train", "--weight-decay", "-0.0001"], "--weight-decay: must be a finite number >= 0"),
     (["train", "--div-factor", "inf"], "--div-factor: must be a finite number > 0"),
+    (["train", "--momentum", "0"], "--momentum: must be a finite number > 0 and < 1"),
+    (["train", "--cutout-p", "2"], "--cutout-p: must be a finite number >= 0 and <= 1"),
     (["evaluate", "--batch-size", "0"], "--batch-size: must be a whole number >= 1"),
     (["app", "--port", "0"], "--port: must be a whole number >= 1 and <= 65535"),
     (["app", "--port", "70000"], "--port: must be a whole number >= 1 and <= 65535"),

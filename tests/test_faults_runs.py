@@ -64,6 +64,9 @@ BAD_NUMBERS = [
     ({"extra": {"label_smoothing": 1.0}}, "label_smoothing must be a finite number >= 0 and < 1"),
     ({"extra": {"pct_start": 0.0}}, "pct_start must be a finite number > 0 and < 1"),
     ({"extra": {"weight_decay": math.nan}}, "weight_decay must be a finite number >= 0"),
+    ({"extra": {"momentum": 0.0}}, "momentum must be a finite number > 0 and < 1"),  # Nesterov needs some
+    ({"extra": {"cutout_p": 1.5}}, "cutout_p must be a finite number >= 0 and <= 1"),
+    ({"optimizer": "adam", "extra": {"momentum": 0.5}}, "--momentum is SGD's"),  # else silently ignored
 ]
 
 
