@@ -24,6 +24,7 @@ import time
 
 import lightning as L
 import torch
+from lightning_overhead import EpochTimer  # the same epoch clock (benchmarks/ is on the path of a script run from it)
 
 from cifarlab.data import load_splits
 from cifarlab.datamodule import CIFAR10DataModule
@@ -39,17 +40,6 @@ PATHS = {
     "DataLoader + batch augmentation": {"augment": "batch", "on_device": False},
     "data on the device": {"augment": "batch", "on_device": True},
 }
-
-
-class EpochTimer(L.Callback):
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def on_train_epoch_start(self, trainer, module):
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, module):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def lightning_epoch(datamodule: CIFAR10DataModule, batches: int, batch_augment: bool) -> float:
