@@ -157,12 +157,19 @@ def test_a_changed_recipe_reaches_the_code_that_reads_it(monkeypatch):
 
 
 def test_checkpoints_from_before_the_rename_read_lr_as_max_lr():
-    from cifarlab.checkpoint import hyper_parameters, read_checkpoint
+    from cifarlab.checkpoint import EARLIER_DEFAULTS, hyper_parameters, read_checkpoint
     from cifarlab.lit import LitResNet9
     from cifarlab.pretrained import pretrained_path
 
-    shipped = read_checkpoint(pretrained_path())  # saved when the peak rate was called `lr`
-    assert "lr" in shipped["hyper_parameters"]
-    hparams = hyper_parameters(shipped)
-    assert "lr" not in hparams and hparams["max_lr"] == shipped["hyper_parameters"]["lr"]
+    today = read_checkpoint(pretrained_path())["hyper_parameters"]
+    assert "max_lr" in today and "lr" not in today
+    # A checkpoint as the course saved them before the rename, and before momentum's cycle and
+    # cutout's probability were recorded: the peak rate under `lr`, the other two missing.
+    old = {("lr" if k == "max_lr" else k): v for k, v in today.items() if k not in EARLIER_DEFAULTS}
+    hparams = hyper_parameters({"hyper_parameters": old})
+    assert "lr" not in hparams and hparams["max_lr"] == today["max_lr"]
+    assert {k: hparams[k] for k in EARLIER_DEFAULTS} == EARLIER_DEFAULTS  # what such runs were trained with
     assert LitResNet9(**hparams).max_lr == hparams["max_lr"]
+    # What a checkpoint records wins over the earlier defaults.
+    recorded = hyper_parameters({"hyper_parameters": {**today, "cycle_momentum": False, "cutout_p": 1.0}})
+    assert (recorded["cycle_momentum"], recorded["cutout_p"]) == (False, 1.0)
