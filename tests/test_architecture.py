@@ -9,7 +9,10 @@ from .conftest import REPO
 PACKAGE = REPO / "cifarlab"
 SELFCHECKS = [
     f"selfcheck.{m}"
-    for m in ("_core", "_cases", "hints", "data", "model", "loop", "lightning", "schedule", "evaluation", "inference")
+    for m in (
+        *("_core", "_cases", "hints", "data", "model", "loop", "lightning", "schedule", "evaluation", "inference"),
+        "speedrun",
+    )
 ]
 QUIZ = ["quiz", *(f"quiz.{m}" for m in ("question", "answers", "bank"))]
 # lowest first; a module may import from its own layer and the ones before it, never from later ones
@@ -34,6 +37,7 @@ LAYERS = {
         "history",
         "lr_finder",
         "speed",
+        "feeding",
         "runfolder",
         "runreport",
         "train",

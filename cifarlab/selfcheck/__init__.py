@@ -14,7 +14,7 @@ and, when stuck, `check.hint("mean_std")` (a hint per call; the answer last). Th
 last cell, `check.summary("01")`, lists the exercises still open.
 
 One module per part of the course: `data` (lesson 01), `model` (02), `loop` (03),
-`lightning` (04), `schedule` (05), `evaluation` (06), `inference` (07); `hints` holds
+`lightning` (04), `schedule` (05), `evaluation` (06), `inference` (07), `speedrun` (08); `hints` holds
 the hints, `_core` the verdicts.
 """
 
@@ -38,12 +38,22 @@ from cifarlab.selfcheck.lightning import lightning_module, reference_lightning_m
 from cifarlab.selfcheck.loop import evaluate, reference_evaluate, reference_train_one_epoch, train_one_epoch
 from cifarlab.selfcheck.model import residual_block, resnet9
 from cifarlab.selfcheck.schedule import one_cycle_lr, reference_one_cycle_lr, reference_steepest_lr, steepest_lr
+from cifarlab.selfcheck.speedrun import (
+    ema_update,
+    flip_tta,
+    reference_ema_update,
+    reference_flip_tta,
+    reference_smoothed_targets,
+    smoothed_targets,
+)
 
 __all__ = [
-    "EXPECTED_STEPS", "OK", "OPEN", "WRONG", "catalogue", "collect_misclassified", "evaluate", "exercises",
-    "gradcam_by_hand", "hint", "lightning_module", "mean_std", "one_cycle_lr", "outcomes", "outcomes_json",
-    "prepare_image", "reference_collect_misclassified", "reference_gradcam_by_hand", "reference_evaluate",
-    "reference_lightning_module", "reference_mean_std", "reference_one_cycle_lr", "reference_prepare",
-    "reference_steepest_lr", "reference_train_one_epoch", "reference_train_transforms", "residual_block",
-    "reference_top_k", "resnet9", "steepest_lr", "summary", "top_k", "train_one_epoch", "train_transforms",
+    "EXPECTED_STEPS", "OK", "OPEN", "WRONG", "catalogue", "collect_misclassified", "ema_update", "evaluate",
+    "exercises", "flip_tta", "gradcam_by_hand", "hint", "lightning_module", "mean_std", "one_cycle_lr",
+    "outcomes", "outcomes_json", "prepare_image", "reference_collect_misclassified", "reference_ema_update",
+    "reference_evaluate", "reference_flip_tta", "reference_gradcam_by_hand", "reference_lightning_module",
+    "reference_mean_std", "reference_one_cycle_lr", "reference_prepare", "reference_smoothed_targets",
+    "reference_steepest_lr", "reference_top_k", "reference_train_one_epoch", "reference_train_transforms",
+    "residual_block", "resnet9", "smoothed_targets", "steepest_lr", "summary", "top_k", "train_one_epoch",
+    "train_transforms",
 ]  # fmt: skip
