@@ -84,3 +84,33 @@ def test_a_run_with_its_data_on_the_device_trains_on_the_dataloader_runs_batches
     b = torch.load(train(config(tmp_path, name="b", data_on_device=True, **one)).last_checkpoint, weights_only=True)
     for name, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][name], value, atol=1e-5, rtol=0)
+
+
+def test_feeding_rates_time_every_path_and_the_device_path_feeds_the_same_batches():
+    from cifarlab.feeding import PATHS, _batches, feeding_rates, feeding_table
+
+    loader, _ = datamodules()
+    splits, profile = loader.splits, get_profile("smoke")
+    rates = feeding_rates(splits, seconds=0.3, batch_size=32, profile=profile, device="cpu")
+    assert [r.path for r in rates] == list(PATHS)
+    assert all(r.images_per_second > 0 and r.batches >= 1 for r in rates)
+    table = feeding_table(rates)
+    assert all(path in table for path in PATHS) and "x" in table and "device: cpu" in table
+    # What is timed is the same work on both batch paths: the same images, augmented alike.
+    cpu = torch.device("cpu")
+    (a, ya), (b, yb) = (next(_batches(splits, path, 32, cpu, profile)) for path in list(PATHS)[1:])
+    assert torch.equal(ya, yb)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)  # Normalize's arithmetic, batched
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "phrase"),
+    [({"path": "GPU"}, "choose one of"), ({"seconds": 0}, "time budget"), ({"batch_size": 4096}, "smaller batch_size")],
+)
+def test_feeding_rate_checks_its_options_first(kwargs, phrase):
+    from cifarlab.feeding import feeding_rate
+
+    loader, _ = datamodules()
+    arguments = {"path": "data on the device", "seconds": 1.0, "batch_size": 32, **kwargs}
+    with pytest.raises(OptionError, match=phrase):
+        feeding_rate(loader.splits, profile=get_profile("smoke"), **arguments)
