@@ -15,11 +15,14 @@ so a 117-step CPU run and a 2,100-step GPU run both average over their own last 
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
+from matplotlib.figure import Figure
 
 from cifarlab.errors import OptionError
 from cifarlab.recipe import RECIPE
@@ -72,3 +75,47 @@ if WeightAveraging is not None:
 
         def _average(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: Any) -> torch.Tensor:
             return self.decay * averaged + (1.0 - self.decay) * current
+
+
+def noisy_valley_figure(
+    update: Callable[[torch.nn.Module, torch.nn.Module, float], None], decay: float = 0.9, steps: int = 200
+) -> Figure:
+    """Why an average of the weights sits nearer the floor than the weights do, in a picture.
+
+    Two weights descend a valley whose floor is at (1, 1), steep across and shallow along it,
+    by SGD on noisy gradients (as minibatches give); `update(average, model, decay)` keeps
+    their EMA after every step. The title gives the mean distance of each to the floor over
+    the second half of the run, where the weights only jitter.
+    """
+    generator = torch.Generator().manual_seed(0)
+    point = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        point.weight.copy_(torch.tensor([[-2.0, 3.0]]))
+    average = copy.deepcopy(point)
+    optimizer = torch.optim.SGD(point.parameters(), lr=0.3)
+    floor, steepness = torch.tensor([[1.0, 1.0]]), torch.tensor([[1.0, 0.1]])
+    weights, averaged = [], []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        noise = torch.randn(1, 2, generator=generator)  # a minibatch's gradient differs from the true one
+        loss = (steepness * (point.weight - floor) ** 2).sum() + (noise * point.weight).sum()
+        loss.backward()
+        optimizer.step()
+        update(average, point, decay)
+        weights.append(point.weight.detach().flatten().tolist())
+        averaged.append(average.weight.detach().flatten().tolist())
+    w, a = torch.tensor(weights), torch.tensor(averaged)
+    late = slice(steps // 2, None)
+    far_w, far_a = ((t[late] - floor).norm(dim=1).mean().item() for t in (w, a))
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(w[:, 0], w[:, 1], ".-", color="tab:gray", alpha=0.5, lw=0.8, ms=3, label="the weights (SGD)")
+    ax.plot(a[:, 0], a[:, 1], "-", color="tab:green", lw=2, label=f"their EMA, decay {decay:g}")
+    ax.plot(*floor[0].tolist(), "r*", ms=14, label="the valley's floor")
+    ax.set(xlabel="weight 1 (steep direction)", ylabel="weight 2 (shallow direction)")
+    ax.set_title(
+        f"last {steps - steps // 2} steps, mean distance to the floor: weights {far_w:.2f}, EMA {far_a:.2f}",
+        fontsize=10,
+    )
+    ax.legend(loc="upper right", fontsize=8)
+    return fig

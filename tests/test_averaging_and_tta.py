@@ -147,3 +147,19 @@ def test_an_ema_run_checkpoints_the_average_and_keeps_the_trained_weights(tmp_pa
         load_model(plain.last_checkpoint, trained_weights=True)
     with pytest.raises(OptionError, match="ema_horizon"):
         train(config(tmp_path, name="plain", epochs=None, resume=True, ema=True))
+
+
+def test_the_valley_picture_shows_the_average_nearer_the_floor():
+    import re
+
+    from cifarlab.ema import noisy_valley_figure
+    from cifarlab.selfcheck import reference_ema_update
+
+    def distances(update):
+        title = noisy_valley_figure(update, decay=0.9).axes[0].get_title()
+        return [float(d) for d in re.findall(r"(?:weights|EMA) (\d+\.\d+)", title)]
+
+    weights, average = distances(reference_ema_update)
+    assert average < 0.8 * weights  # measured: 0.38 against 0.63
+    weights_again, frozen = distances(lambda average, model, decay: None)  # an average that never moves
+    assert weights_again == weights and frozen > 2 * weights
