@@ -76,6 +76,19 @@ def test_a_stand_in_class_says_so_for_every_instance(capsys):
     assert isinstance(first, Reference) and second.value == 2 and stand_in.__name__ == "Reference"
 
 
+def test_in_a_notebook_a_stand_in_says_so_once_per_cell(capsys, monkeypatch):
+    cell = [7]
+    monkeypatch.setattr(_core, "_notebook_cell", lambda: cell[0])
+    note = "⚠ [cifarlab's reference twice stands in here: exercise ema_update is still open]"
+    twice = _core.stand_in(lambda x: 2 * x, "twice", ["ema_update"])
+    assert [twice(i) for i in range(200)][-1] == 398  # a cell that calls it in a loop
+    assert capsys.readouterr().out.count(note) == 1
+    cell[0] = 8  # the next cell says it again
+    twice(1)
+    twice(2)
+    assert capsys.readouterr().out.count(note) == 1
+
+
 def test_a_crash_in_the_students_code_is_a_verdict_not_a_traceback(capsys):
     def broken(images):
         return images.nonexistent

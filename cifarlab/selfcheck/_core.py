@@ -4,8 +4,8 @@ A check runs a student's code on cases chosen to expose typical mistakes and rai
 `Problem` with a message naming the mistake it found. `run_check` turns that into one line
 (✅ or ❌), records the outcome for `summary()` and `cifarlab grade`, and returns the
 student's code when it is right. When it is not, it returns cifarlab's reference wrapped as
-a *stand-in* that says so every time it produces something, so that a ❌ cannot be missed
-further down the notebook.
+a *stand-in* that says so in every cell where it produces something, so that a ❌ cannot be
+missed further down the notebook.
 """
 
 from __future__ import annotations
@@ -105,25 +105,50 @@ def run_check(student: Any, reference: Any, tests: Mapping[str, Callable[[], str
     return stand_in(reference, label, failed)
 
 
+def _notebook_cell() -> int | None:
+    """The number of the notebook cell running now, or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return None
+    shell = get_ipython()
+    return None if shell is None else shell.execution_count
+
+
+def _once_per_cell(note: str) -> Callable[[], None]:
+    """A function that prints `note`: once per notebook cell (a cell that calls a stand-in 200
+    times would bury its output), and every time outside a notebook."""
+    noted_in: list[int | None] = [None]
+
+    def say() -> None:
+        cell = _notebook_cell()
+        if cell is None or cell != noted_in[0]:
+            print(note)
+        noted_in[0] = cell
+
+    return say
+
+
 def stand_in(reference: Any, label: str, exercises: list[str]) -> Any:
-    """`reference`, marked: every call (or, for a class, every instance) prints a note that the
-    output comes from cifarlab's code because the exercise is still open."""
+    """`reference`, marked: every cell that calls it (or, for a class, makes an instance) prints a
+    note that the output comes from cifarlab's code because the exercise is still open."""
     note = f"{OPEN} [cifarlab's reference {label} stands in here: exercise {', '.join(exercises)} is still open]"
+    say = _once_per_cell(note)
     if isinstance(reference, type):
-        return type(reference.__name__, (reference,), {"__init__": _noting_init(reference, note), "__doc__": note})
+        return type(reference.__name__, (reference,), {"__init__": _noting_init(reference, say), "__doc__": note})
 
     @functools.wraps(reference)
     def noted(*args: Any, **kwargs: Any) -> Any:
-        print(note)
+        say()
         return reference(*args, **kwargs)
 
     noted.stand_in_for = exercises  # type: ignore[attr-defined]
     return noted
 
 
-def _noting_init(reference: type, note: str) -> Callable:
+def _noting_init(reference: type, say: Callable[[], None]) -> Callable:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        print(note)
+        say()
         reference.__init__(self, *args, **kwargs)
 
     return __init__
