@@ -51,6 +51,10 @@ def transposed(labels, num_classes, smoothing):
     return right_targets(labels, num_classes, smoothing).T
 
 
+def one_hot_guesses_the_classes(labels, num_classes, smoothing):
+    return (1 - smoothing) * F.one_hot(labels).float() + smoothing / num_classes
+
+
 def added_on_top(labels, num_classes, smoothing):
     return F.one_hot(labels, num_classes).float() + smoothing / num_classes
 
@@ -64,6 +68,7 @@ TARGET_MISTAKES = {
     "no smoothing, integer one-hot": (integer_one_hot, "make them float"),
     "classes by images": (transposed, "one row per image"),
     "added on top": (added_on_top, "sum to more than 1"),
+    "one_hot without num_classes": (one_hot_guesses_the_classes, "F.one_hot(labels, num_classes)"),
 }
 
 
@@ -162,6 +167,13 @@ def count_left_behind(average, model, decay):
 
 
 @torch.no_grad()
+def model_not_weighted(average, model, decay):
+    for mine, theirs in zip(average.state_dict().values(), model.state_dict().values()):
+        if mine.is_floating_point():
+            mine.mul_(decay).add_(theirs)
+
+
+@torch.no_grad()
 def copies_the_weights(average, model, decay):
     average.load_state_dict(model.state_dict())
 
@@ -181,7 +193,8 @@ EMA_MISTAKES = {
     "statistics copied": (statistics_copied, "copied, not averaged"),
     "count not copied": (count_left_behind, "num_batches_tracked"),
     "weights copied": (copies_the_weights, "copied the weights"),
-    "0.9 written in": (decay_written_in, "decay written into the code"),
+    "0.9 written in": (decay_written_in, "use the decay it is given"),
+    "the model's part not weighted": (model_not_weighted, "1 - decay for the model"),
 }
 
 
@@ -278,6 +291,14 @@ def right_but_back_in_training(model, images):
     return logits
 
 
+@torch.no_grad()
+def mirrors_the_callers_batch(model, images):
+    model.eval()
+    plain = model(images)
+    images[:] = images.flip(3)
+    return (plain + model(images)) / 2
+
+
 TTA_MISTAKES = {
     "upside down": (flipped(2), "upside down"),
     "colour channels": (flipped(1), "colour channels"),
@@ -288,6 +309,7 @@ TTA_MISTAKES = {
     "the mirror alone": (mirror_only, "mirror images' logits alone"),
     "a sum": (summed, "divide by 2"),
     "probabilities": (probabilities, "mean of the logits"),
+    "the caller's batch mirrored in place": (mirrors_the_callers_batch, "changed the images it was given"),
 }
 
 

@@ -47,12 +47,19 @@ def smoothed_targets(student: Callable[[torch.Tensor, int, float], Any]) -> Call
 
     def test() -> str:
         recipe = (torch.tensor([3, 0, 9, 3, 7]), RECIPE.num_classes, RECIPE.label_smoothing)
-        for labels, k, s in (recipe, (torch.tensor([2, 0, 4, 1]), 5, 0.3)):
+        # the third case lacks the highest class: F.one_hot without num_classes makes too few columns
+        for labels, k, s in (recipe, (torch.tensor([2, 0, 4, 1]), 5, 0.3), (torch.tensor([1, 0, 2, 0]), 5, 0.1)):
             got = student(labels.clone(), k, s)
             if not isinstance(got, torch.Tensor):
                 raise Problem(f"it returns a {type(got).__name__}; return a tensor of shape (N, num_classes).")
             if tuple(got.shape) == (k, len(labels)):
                 raise Problem(f"its shape is {tuple(got.shape)}: (classes, images). Make one row per image.")
+            if got.ndim == 2 and got.shape[0] == len(labels) and got.shape[1] == int(labels.max()) + 1 < k:
+                raise Problem(
+                    f"for labels {labels.tolist()} and num_classes={k} it makes {got.shape[1]} columns: "
+                    "F.one_hot(labels) guesses the number of classes from the largest label it sees. "
+                    "Pass num_classes: F.one_hot(labels, num_classes)."
+                )
             if tuple(got.shape) != (len(labels), k):
                 hint = " (the number of classes is written in: use num_classes)" if got.shape[-1] == 10 else ""
                 raise Problem(
@@ -181,10 +188,12 @@ def ema_update(student: Callable[[torch.nn.Module, torch.nn.Module, float], Any]
                     f"decay and 1 - decay are swapped: the average should keep {decay} of itself and take "
                     f"{1 - decay:.1f} of the weights; yours keeps {1 - decay:.1f}, so it forgets at once."
                 )
+            if decay != 0.9 and _same(after, mix(params, 0.9), params):
+                raise Problem(f"with decay={decay} it still keeps 0.9 of the average: use the decay it is given.")
             if not _same(after, mix(params, decay), params):
                 raise Problem(
                     f"with decay={decay} the parameters should become {decay} x average + {1 - decay:.1f} x model; "
-                    "they did not (is the decay written into the code?)."
+                    "they did not. Both parts are weighted: decay for the average, 1 - decay for the model."
                 )
             if _same(after, before, stats):
                 raise Problem(
@@ -256,7 +265,13 @@ def flip_tta(student: Callable[[torch.nn.Module, torch.Tensor], Any]) -> Callabl
         in_eval = copy.deepcopy(model).eval()
         in_train = copy.deepcopy(model)
         want = reference_flip_tta(copy.deepcopy(model), x)
-        got = student(model, x.clone())
+        given = x.clone()
+        got = student(model, given)
+        if not torch.equal(given, x):
+            raise Problem(
+                "it changed the images it was given (in place): the caller's batch is now mirrored. "
+                "images.flip(-1) returns a new tensor; use that, and leave `images` as it came."
+            )
         if not isinstance(got, torch.Tensor):
             raise Problem(f"it returns a {type(got).__name__}; return the averaged logits, a tensor (N, classes).")
         if tuple(got.shape) != tuple(want.shape):
