@@ -1,6 +1,7 @@
 """Evaluating a trained model on a set of images, and the figures that show how it did.
 
-`evaluate` measures (loss, accuracy, per-class accuracy, confusion matrix, every prediction);
+`evaluate` measures (loss, accuracy, per-class accuracy, confusion matrix, every prediction),
+`accuracy_of` the accuracy of any function from a batch to logits;
 `confusion_matrix_figure`, `per_class_figure` and `misclassified_figure` draw the results,
 and `misclassified` picks out the mistakes, most confident first. The training curves are
 `cifarlab.history.metrics_figure`.
@@ -8,7 +9,7 @@ and `misclassified` picks out the mistakes, most confident first. The training c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,6 +112,25 @@ def evaluate(
         confusion=confusion.compute().cpu().numpy(),
         tta={level: count / len(images) for level, count in correct.items()},
     )
+
+
+@torch.no_grad()
+def accuracy_of(
+    logits: Callable[[torch.Tensor], torch.Tensor],
+    images: ImageSet,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int = 500,
+    device: str | torch.device = "cpu",
+) -> float:
+    """The accuracy of any function from a normalised batch (N, 3, H, W) to logits over `images`,
+    batch by batch: a test-time augmentation written in a lesson, or a model with a twist."""
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        x = normalize_batch(images.images[start : start + batch_size], mean, std, device)
+        y = torch.from_numpy(images.labels[start : start + batch_size]).to(device)
+        correct += int((logits(x).argmax(1) == y).sum())
+    return correct / len(images)
 
 
 @dataclass

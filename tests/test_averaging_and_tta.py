@@ -101,6 +101,20 @@ def test_evaluate_reports_each_tta_level_beside_the_plain_accuracy():
         evaluate(model, images, (0.5,) * 3, (0.25,) * 3, tta="all")
 
 
+def test_accuracy_of_any_logits_function_agrees_with_evaluate():
+    from cifarlab.evaluation import accuracy_of
+    from cifarlab.selfcheck import reference_flip_tta
+
+    images = make_synthetic(70, seed=4)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 30 * 30, 10)).eval()
+    stats = (0.5,) * 3, (0.25,) * 3
+    both = evaluate(model, images, *stats, tta="flip")
+    assert accuracy_of(model, images, *stats, batch_size=32) == pytest.approx(both.accuracy)  # 32, 32, 6
+    flipped = accuracy_of(lambda x: reference_flip_tta(model, x), images, *stats, batch_size=32)
+    assert flipped == pytest.approx(both.tta["flip"])
+
+
 def test_ema_decay_follows_the_length_of_the_run():
     assert ema_decay(1000, 0.2) == pytest.approx(1 - 1 / 200)
     assert ema_decay(2, 0.2) == 0.0  # a memory under one step: the average is the weights
