@@ -11,7 +11,9 @@ measures both:
 - momentum: constant Nesterov momentum 0.9 (Page's), cutout on half the images,
 - now:      constant momentum and cutout on every image (Page's; today's RECIPE),
 - no-smoothing: today's recipe without label smoothing (Page's 94% baseline had none),
-- logit-scale-1: today's recipe with the logits unscaled (no 0.125 temperature).
+- logit-scale-1: today's recipe with the logits unscaled (no 0.125 temperature),
+- logit-scale-1-lr/8: the same with the peak rate divided by 8 (the scale's factor), since
+  without the scale the recipe's rate diverges.
 
 The last epoch's checkpoint of each run is evaluated on the profile's test images four
 ways: the trained weights as they are, with flip TTA, with flip+translate TTA, and the
@@ -32,6 +34,7 @@ from cifarlab.data import load_splits
 from cifarlab.evaluation import evaluate
 from cifarlab.files import write_text
 from cifarlab.profile import get_profile
+from cifarlab.recipe import RECIPE
 from cifarlab.train import TrainConfig, train
 
 RECIPES = {
@@ -40,9 +43,16 @@ RECIPES = {
     "now": {"cycle_momentum": False, "cutout_p": 1.0},
     "no-smoothing": {"label_smoothing": 0.0},
     "logit-scale-1": {"logit_scale": 1.0},
+    "logit-scale-1-lr/8": {"logit_scale": 1.0, "max_lr": RECIPE.max_lr / 8},
 }
 # The paired differences reported: (the recipe changed from, the recipe changed to).
-CHANGES = [("before", "momentum"), ("momentum", "now"), ("now", "no-smoothing"), ("now", "logit-scale-1")]
+CHANGES = [
+    ("before", "momentum"),
+    ("momentum", "now"),
+    ("now", "no-smoothing"),
+    ("now", "logit-scale-1"),
+    ("now", "logit-scale-1-lr/8"),
+]
 MEASURES = ("trained", "flip TTA", "flip+translate TTA", "EMA")
 
 
@@ -79,10 +89,11 @@ def main() -> None:
             key = f"{name}-seed{seed}"
             if key in results:
                 continue
-            run = out / key
+            run = out / key.replace("/", "_")
+            extra = dict(RECIPES[name])
             config = TrainConfig(
                 out=str(run), profile=args.profile, seed=seed, augment="batch", ema=True, quiet=True,
-                extra=RECIPES[name], resume=(run / "checkpoints" / "last.ckpt").exists(),
+                max_lr=extra.pop("max_lr", None), extra=extra, resume=(run / "checkpoints" / "last.ckpt").exists(),
             )  # fmt: skip
             result = train(config)
             results[key] = {**measure(run, test_images), "seconds": result.seconds}
@@ -95,10 +106,10 @@ def main() -> None:
 def report(results: dict, recipes: list[str], seeds: list[int], profile: str) -> None:
     done = [s for s in seeds if all(f"{r}-seed{s}" in results for r in recipes)]
     print(f"\n{profile} profile, seeds {done}: test accuracy, mean ± sd over seeds")
-    print(f"{'recipe':<14}" + "".join(f"{m:>22}" for m in MEASURES))
+    print(f"{'recipe':<20}" + "".join(f"{m:>22}" for m in MEASURES))
     for name in recipes:
         cells = [spread([results[f"{name}-seed{s}"][m] for s in done]) for m in MEASURES]
-        print(f"{name:<14}" + "".join(f"{c:>22}" for c in cells))
+        print(f"{name:<20}" + "".join(f"{c:>22}" for c in cells))
     print("\npaired differences (same seed), mean ± sd:")
     for a, b in [(a, b) for a, b in CHANGES if a in recipes and b in recipes]:
         diffs = [results[f"{b}-seed{s}"]["trained"] - results[f"{a}-seed{s}"]["trained"] for s in done]
