@@ -35,7 +35,7 @@ def right_response(question: Question) -> object:
 
 
 def test_every_lesson_ends_with_three_to_five_questions():
-    assert LESSONS == [f"{n:02d}" for n in range(8)] and sorted(QUESTIONS) == LESSONS
+    assert LESSONS == [f"{n:02d}" for n in range(9)] and sorted(QUESTIONS) == LESSONS
     for lesson, asked in QUESTIONS.items():
         assert 3 <= len(asked) <= 5, lesson
         keys = [q.key for q in asked]
@@ -129,9 +129,9 @@ def test_a_lesson_is_named_as_people_name_it(lesson):
     assert lesson_key(lesson) == "03" and questions(lesson) == QUESTIONS["03"]
 
 
-@pytest.mark.parametrize("lesson", ["08", 8, "intro", "", True, -1])
+@pytest.mark.parametrize("lesson", ["09", 9, "intro", "", True, -1])
 def test_a_lesson_without_a_quiz_is_an_option_error_naming_the_lessons(lesson):
-    with pytest.raises(OptionError, match="00, 01, 02, 03, 04, 05, 06, 07") as raised:
+    with pytest.raises(OptionError, match="00, 01, 02, 03, 04, 05, 06, 07, 08") as raised:
         quiz(lesson)
     assert repr(lesson) in str(raised.value)
 

@@ -54,7 +54,7 @@ def lesson_key(lesson: str | int) -> str:
 
 
 def questions(lesson: str | int) -> list[Question]:
-    """The questions at the end of `lesson` ("00".."07", or its number)."""
+    """The questions at the end of `lesson` ("00".."08", or its number)."""
     return list(QUESTIONS[lesson_key(lesson)])
 
 

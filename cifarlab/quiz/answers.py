@@ -55,6 +55,18 @@ def full_run_steps() -> int:
     return RECIPE.epochs * (full_training_images() // RECIPE.batch_size)
 
 
+def full_run_ema_decay() -> float:
+    """The EMA's per-step decay for the full recipe's run, as `cifarlab train --ema` sets it."""
+    from cifarlab.ema import ema_decay
+
+    return ema_decay(full_run_steps(), RECIPE.ema_horizon)
+
+
+def ema_facts() -> dict[str, float]:
+    """The full run's steps and the steps the EMA remembers, for the explanation."""
+    return {"steps": full_run_steps(), "memory": 1 / (1 - full_run_ema_decay())}
+
+
 @functools.cache
 def full_schedule() -> tuple[list[float], list[float]]:
     """The full recipe's OneCycle rate and momentum at every batch."""

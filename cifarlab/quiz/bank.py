@@ -463,4 +463,60 @@ QUESTIONS: dict[str, list[Question]] = {
             "purpose.",
         ),
     ],
+    "08": [
+        multiple_choice(
+            "feeding",
+            "A GPU could train the ResNet-9 on 80,000 images a second. Colab gives it 2 CPU cores running "
+            "DataLoader workers with Albumentations. What sets the speed of training?",
+            [
+                ("The GPU's arithmetic, as always", "Only if the batches arrive as fast as the GPU eats them."),
+                ("How fast the workers deliver augmented batches: the GPU waits", RIGHT),
+                ("The size of the model", "The same model trains many times faster when fed from the GPU."),
+                ("The learning rate", "The rate decides how much a step learns, not how long it takes."),
+            ],
+            "Per-image work on two CPU cores delivers a few thousand images a second, a small fraction of "
+            "what the GPU could take, so the GPU idles between batches. Holding the images on the GPU and "
+            "augmenting whole batches there removes the CPU from the loop: the data-on-device path.",
+        ),
+        Question(
+            f"The full recipe trains for {RECIPE.epochs} epochs at batch {RECIPE.batch_size} on the 45,000 "
+            f"training images, and its EMA remembers about {RECIPE.ema_horizon:.0%} of its steps. What per-step "
+            "decay does `cifarlab train --ema` use? (4 decimals)",
+            "{answer:.4f}: an average with decay d remembers about 1 / (1 - d) steps, here {memory:.0f} of the "
+            "{steps:,}, so d = 1 - 1 / {memory:.0f}. A decay fixed at 0.999 would remember 1,000 steps: more "
+            "than half of this run, and longer than a whole short CPU run.",
+            answer=answers.full_run_ema_decay,
+            facts=answers.ema_facts,
+            tolerance=0.0002,
+            unit="decay",
+            key="ema_decay",
+        ),
+        multiple_choice(
+            "mirror_only",
+            "Test-time augmentation averages the model's answers for an image and its left-right mirror. Why "
+            "not also the image upside down?",
+            [
+                ("Flipping upside down is slower", "Any flip costs one more forward pass, the same."),
+                ("Training never showed it upside-down images: its answers there are poor", RIGHT),
+                ("An upside-down image has the same pixels", "It does not: the rows are reversed."),
+                ("It would cancel the left-right flip", "Both flips together are a rotation, a new view."),
+            ],
+            "TTA asks about views the model has learnt to handle: training mirrored left-right and shifted "
+            "by a few pixels, and those are the views TTA uses. A cat upside down is an image it never met; "
+            "its answer there would drag the average down.",
+        ),
+        multiple_choice(
+            "seeds",
+            "A change to the recipe gains 0.3 points of accuracy in one short run. What do you do before believing it?",
+            [
+                ("Nothing: 0.3 points is a gain", "Two runs that differ only in their seed differ by about a point."),
+                ("Run it again with the same seed", "The same seed gives the same answer: that measures nothing."),
+                ("Run both over several seeds; compare the paired differences with their spread", RIGHT),
+                ("Train for more epochs, once", "Longer runs vary less, but one run still has no spread to compare."),
+            ],
+            "Short runs of the same recipe with different seeds spread by a point or more. Pair the runs by "
+            "seed (same data order, same start), take the differences, and compare their mean with their "
+            "standard deviation: `benchmarks/recipe_ablation.py` does this for every trick of this lesson.",
+        ),
+    ],
 }
