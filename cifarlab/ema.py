@@ -1,11 +1,13 @@
 """An exponential moving average (EMA) of the weights, kept beside the ones being trained.
 
 SGD's weights jitter around the valley they are settling into; an average of the last few
-hundred steps sits nearer its floor than any single step does. The EMA is updated after
+hundred steps sits nearer its floor than a typical single step does. The EMA is updated after
 every optimizer step, `ema = decay * ema + (1 - decay) * weights`, with BatchNorm's running
-statistics averaged the same way, and it is what validation, the checkpoints (and so
-`best.ckpt`, evaluation and export) see; the trained weights go on unchanged beneath it.
-Page's "bag of tricks" and airbench both use one.
+statistics averaged the same way (and its integer count of batches copied), and it is what
+validation, the checkpoints (and so `best.ckpt`, evaluation and export) see; the trained weights
+go on unchanged beneath it.
+Page's "bag of tricks" evaluates one; airbench uses a close relative, Lookahead, which copies
+the average back into the weights every few steps.
 
 Lightning's `WeightAveraging` callback does the bookkeeping (swapping the average in for
 validation, saving both in checkpoints, restoring both on resume). This class only chooses
@@ -74,6 +76,8 @@ if WeightAveraging is not None:
                 super().on_load_checkpoint(trainer, pl_module, checkpoint)
 
         def _average(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: Any) -> torch.Tensor:
+            if not averaged.is_floating_point():  # BatchNorm's num_batches_tracked: a count, copied
+                return current
             return self.decay * averaged + (1.0 - self.decay) * current
 
 
@@ -82,11 +86,17 @@ def noisy_valley_figure(
 ) -> Figure:
     """Why an average of the weights sits nearer the floor than the weights do, in a picture.
 
+    decay: the EMA's, in [0, 1); steps: SGD steps, at least 2.
+
     Two weights descend a valley whose floor is at (1, 1), steep across and shallow along it,
     by SGD on noisy gradients (as minibatches give); `update(average, model, decay)` keeps
     their EMA after every step. The title gives the mean distance of each to the floor over
     the second half of the run, where the weights only jitter.
     """
+    if not 0 <= decay < 1:
+        raise OptionError(f"decay={decay!r}: give the EMA's decay, at least 0 and below 1 (e.g. 0.9).")
+    if not isinstance(steps, int) or steps < 2:
+        raise OptionError(f"steps={steps!r}: give a whole number of SGD steps, at least 2.")
     generator = torch.Generator().manual_seed(0)
     point = torch.nn.Linear(2, 1, bias=False)
     with torch.no_grad():

@@ -101,6 +101,38 @@ def test_evaluate_reports_each_tta_level_beside_the_plain_accuracy():
         evaluate(model, images, (0.5,) * 3, (0.25,) * 3, tta="all")
 
 
+def test_the_ema_callback_averages_like_the_exercise_and_copies_the_batch_count():
+    """cifarlab.ema's average, through torch's AveragedModel as Lightning drives it, is lesson 08's
+    ema_update: parameters and running statistics averaged, num_batches_tracked copied."""
+    import copy
+
+    from torch.optim.swa_utils import AveragedModel
+
+    from cifarlab.ema import ema_callback
+    from cifarlab.selfcheck import reference_ema_update
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    callback = ema_callback()
+    callback.decay = 0.9
+    averaged = AveragedModel(model, avg_fn=callback._average, use_buffers=True)
+    by_hand = None
+    for _ in range(3):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        model.train()(torch.randn(5, 3, 8, 8))  # new running statistics, and one more batch counted
+        averaged.update_parameters(model)  # its first update copies the model: the average starts there
+        if by_hand is None:
+            by_hand = copy.deepcopy(model)
+        else:
+            reference_ema_update(by_hand, model, 0.9)
+    ours, reference = averaged.module.state_dict(), by_hand.state_dict()
+    for name, tensor in reference.items():
+        torch.testing.assert_close(ours[name], tensor, msg=name)
+    assert int(ours["1.num_batches_tracked"]) == int(model.state_dict()["1.num_batches_tracked"]) == 3
+
+
 def test_accuracy_of_any_logits_function_agrees_with_evaluate():
     from cifarlab.evaluation import accuracy_of
     from cifarlab.selfcheck import reference_flip_tta
@@ -113,6 +145,11 @@ def test_accuracy_of_any_logits_function_agrees_with_evaluate():
     assert accuracy_of(model, images, *stats, batch_size=32) == pytest.approx(both.accuracy)  # 32, 32, 6
     flipped = accuracy_of(lambda x: reference_flip_tta(model, x), images, *stats, batch_size=32)
     assert flipped == pytest.approx(both.tta["flip"])
+    for bad in (0, -1, 2.5):
+        with pytest.raises(OptionError, match="whole number of images"):
+            accuracy_of(model, images, *stats, batch_size=bad)
+    with pytest.raises(OptionError, match="no images"):
+        accuracy_of(model, make_synthetic(0, seed=4), *stats)
 
 
 def test_ema_decay_follows_the_length_of_the_run():
