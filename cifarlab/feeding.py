@@ -10,15 +10,18 @@ the training step receives them, with no model. The three paths:
 - DataLoader + batch augmentation: the loader gathers plain images, the device augments batches,
 - data on the device: no DataLoader, batches cut by indexing (`cifarlab.device_loader`).
 
-Each path gets the same time budget (the first batch, when workers start, is not counted), so
-a cell that calls this costs about the same on any machine. benchmarks/data_paths.py measures
-the same paths with the model training behind them.
+Each path gets the same time budget, epoch after epoch until it is spent (the first batch,
+when workers start, is not counted), so a cell that calls this costs about the same on any
+machine. benchmarks/data_paths.py measures the same paths with the model training behind them.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -47,20 +50,24 @@ class FeedRate:
     device: str
 
 
-def _batches(splits: DataSplits, path: str, batch_size: int, device: torch.device, profile: Profile):
-    """The path's training batches for epoch 0, as the training step would receive them."""
+def _batches(
+    splits: DataSplits, path: str, batch_size: int, device: torch.device, profile: Profile
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The path's training batches, epoch after epoch, as the training step would receive them."""
     augment, on_device = PATHS[path]
     if on_device:
         sampler = EpochSampler(len(splits.train), seed=0)
         loader = DeviceLoader(splits.train, splits.mean, splits.std, batch_size, device, sampler, drop_last=True)
     else:
         data = CIFAR10DataModule(splits=splits, profile=profile, batch_size=batch_size, augment=augment)
-        loader = data.train_dataloader()
-    for index, (x, y) in enumerate(loader):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if augment == "batch":  # what LitResNet9's training step does before the forward pass
-            x = batch_augment(x, batch_generator(0, 0, index), cutout_p=RECIPE.cutout_p)
-        yield x, y
+        loader = data.train_dataloader()  # its workers persist from one epoch to the next
+    for epoch in itertools.count():
+        loader.sampler.set_epoch(epoch)  # as Lightning tells it: a new order (and augmentation) each epoch
+        for index, (x, y) in enumerate(loader):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if augment == "batch":  # what LitResNet9's training step does before the forward pass
+                x = batch_augment(x, batch_generator(0, epoch, index), cutout_p=RECIPE.cutout_p)
+            yield x, y
 
 
 def _wait(device: torch.device) -> None:
@@ -79,12 +86,14 @@ def feeding_rate(
     """Images per second that `path` (a key of PATHS) delivers for about `seconds`.
 
     The first batch is taken untimed (worker processes start, memory is allocated); then
-    batches are timed until the budget is spent or the epoch ends (at least one).
+    batches are timed, over as many epochs as it takes, until the budget is spent.
     """
     if path not in PATHS:
         raise OptionError(f"path {path!r}: choose one of {list(PATHS)}.")
     if not seconds > 0:
         raise OptionError(f"seconds={seconds!r}: give the time budget per path in seconds, e.g. 5.")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise OptionError(f"batch_size={batch_size!r}: give a whole number of images, e.g. 128, or None.")
     profile = profile or get_profile()
     batch_size = batch_size or profile.batch_size
     if len(splits.train) < 2 * batch_size:
@@ -97,10 +106,9 @@ def feeding_rate(
     next(batches)
     _wait(device)
     started, images, count = time.perf_counter(), 0, 0
-    for x, _ in batches:
+    while time.perf_counter() - started < seconds:
+        x, _ = next(batches)
         images, count = images + len(x), count + 1
-        if time.perf_counter() - started >= seconds:
-            break
     _wait(device)
     elapsed = time.perf_counter() - started
     batches.close()  # the DataLoader's worker processes stop now, not when collected: they would slow the next path
@@ -108,7 +116,7 @@ def feeding_rate(
     return FeedRate(path, images / elapsed, count, name)
 
 
-def feeding_rates(splits: DataSplits, seconds: float = 15.0, **kwargs: object) -> list[FeedRate]:
+def feeding_rates(splits: DataSplits, seconds: float = 15.0, **kwargs: Any) -> list[FeedRate]:
     """`feeding_rate` for every path in one run, with `seconds` shared out evenly."""
     return [feeding_rate(splits, path, seconds / len(PATHS), **kwargs) for path in PATHS]
 

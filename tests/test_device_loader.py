@@ -91,9 +91,11 @@ def test_feeding_rates_time_every_path_and_the_device_path_feeds_the_same_batche
 
     loader, _ = datamodules()
     splits, profile = loader.splits, get_profile("smoke")
-    rates = feeding_rates(splits, seconds=0.3, batch_size=32, profile=profile, device="cpu")
+    rates = feeding_rates(splits, seconds=1.5, batch_size=32, profile=profile, device="cpu")
     assert [r.path for r in rates] == list(PATHS)
     assert all(r.images_per_second > 0 and r.batches >= 1 for r in rates)
+    epoch = len(splits.train) // 32
+    assert rates[-1].batches > epoch  # the budget, not the end of an epoch, ends the timing
     table = feeding_table(rates)
     assert all(path in table for path in PATHS) and "x" in table and "device: cpu" in table
     # What is timed is the same work on both batch paths: the same images, augmented alike.
@@ -105,7 +107,12 @@ def test_feeding_rates_time_every_path_and_the_device_path_feeds_the_same_batche
 
 @pytest.mark.parametrize(
     ("kwargs", "phrase"),
-    [({"path": "GPU"}, "choose one of"), ({"seconds": 0}, "time budget"), ({"batch_size": 4096}, "smaller batch_size")],
+    [
+        ({"path": "GPU"}, "choose one of"),
+        ({"seconds": 0}, "time budget"),
+        ({"batch_size": 4096}, "smaller batch_size"),
+        ({"batch_size": 0}, "whole number of images"),
+    ],
 )
 def test_feeding_rate_checks_its_options_first(kwargs, phrase):
     from cifarlab.feeding import feeding_rate
