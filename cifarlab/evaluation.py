@@ -124,7 +124,14 @@ def accuracy_of(
     device: str | torch.device = "cpu",
 ) -> float:
     """The accuracy of any function from a normalised batch (N, 3, H, W) to logits over `images`,
-    batch by batch: a test-time augmentation written in a lesson, or a model with a twist."""
+    batch by batch: a test-time augmentation written in a lesson, or a model with a twist.
+
+    The batches are made on `device`: the device of the model the function calls.
+    """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise OptionError(f"batch_size={batch_size!r}: give a whole number of images per batch, e.g. 500.")
+    if len(images) == 0:
+        raise OptionError("there are no images to measure the accuracy on.")
     correct = 0
     for start in range(0, len(images), batch_size):
         x = normalize_batch(images.images[start : start + batch_size], mean, std, device)

@@ -67,6 +67,7 @@ TARGET_MISTAKES = {
     "the recipe's 0.2 written in": (smoothing_written_in, "use the smoothing argument"),
     "no smoothing, integer one-hot": (integer_one_hot, "make them float"),
     "classes by images": (transposed, "one row per image"),
+    "a numpy array": (lambda labels, k, s: right_targets(labels, k, s).numpy(), "returns a ndarray"),
     "added on top": (added_on_top, "sum to more than 1"),
     "one_hot without num_classes": (one_hot_guesses_the_classes, "F.one_hot(labels, num_classes)"),
 }
@@ -299,6 +300,24 @@ def mirrors_the_callers_batch(model, images):
     return (plain + model(images)) / 2
 
 
+@torch.no_grad()
+def plain_only(model, images):
+    model.eval()
+    return model(images)
+
+
+@torch.no_grad()
+def a_list_of_two(model, images):
+    model.eval()
+    return [model(images), model(images.flip(-1))]
+
+
+@torch.no_grad()
+def mean_over_the_batch(model, images):
+    model.eval()
+    return torch.cat([model(images), model(images.flip(-1))]).mean(0)
+
+
 TTA_MISTAKES = {
     "upside down": (flipped(2), "upside down"),
     "colour channels": (flipped(1), "colour channels"),
@@ -310,6 +329,9 @@ TTA_MISTAKES = {
     "a sum": (summed, "divide by 2"),
     "probabilities": (probabilities, "mean of the logits"),
     "the caller's batch mirrored in place": (mirrors_the_callers_batch, "changed the images it was given"),
+    "the images as they are, only": (plain_only, "the mirror images are not used"),
+    "a list of the two views": (a_list_of_two, "returns a list"),
+    "the mean over the batch": (mean_over_the_batch, "one row of logits per image"),
 }
 
 
