@@ -47,6 +47,7 @@ RECIPES = {
 }
 # The paired differences reported: (the recipe changed from, the recipe changed to).
 CHANGES = [
+    ("before", "now"),  # both of Page's settings at once
     ("before", "momentum"),
     ("momentum", "now"),
     ("now", "no-smoothing"),
@@ -56,9 +57,13 @@ CHANGES = [
 MEASURES = ("trained", "flip TTA", "flip+translate TTA", "EMA")
 
 
-def measure(run: Path, test_images) -> dict[str, float]:
-    """The four test accuracies of a finished run's last checkpoint."""
+def measure(run: Path, test_images, plain: bool = False) -> dict[str, float]:
+    """The four test accuracies of a finished run's last checkpoint (plain: the trained weights'
+    alone, without TTA, for runs whose test set makes the other three slow on a CPU)."""
     last = run / "checkpoints" / "last.ckpt"
+    if plain:  # a run without an EMA: its checkpoint's weights are the trained ones
+        trained = load_model(last)
+        return {"trained": evaluate(trained.model, test_images, trained.mean, trained.std).accuracy}
     trained = load_model(last, trained_weights=True)
     tta = evaluate(trained.model, test_images, trained.mean, trained.std, tta="flip-translate").tta
     average = load_model(last)
@@ -79,6 +84,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--epochs", type=int, help="instead of the profile's (full: 24)")
+    parser.add_argument("--plain", action="store_true", help="measure the trained weights only: no TTA, no EMA")
     args = parser.parse_args()
     out = Path(args.out)
     results_file = out / "results.json"
@@ -92,23 +99,28 @@ def main() -> None:
             run = out / key.replace("/", "_")
             extra = dict(RECIPES[name])
             config = TrainConfig(
-                out=str(run), profile=args.profile, seed=seed, augment="batch", ema=True, quiet=True,
+                out=str(run), profile=args.profile, seed=seed, augment="batch", ema=not args.plain, quiet=True,
+                epochs=args.epochs,
                 max_lr=extra.pop("max_lr", None), extra=extra, resume=(run / "checkpoints" / "last.ckpt").exists(),
             )  # fmt: skip
             result = train(config)
-            results[key] = {**measure(run, test_images), "seconds": result.seconds}
+            results[key] = {**measure(run, test_images, args.plain), "seconds": result.seconds}
             out.mkdir(parents=True, exist_ok=True)
             write_text(results_file, json.dumps(results, indent=1))  # whole: a stopped benchmark resumes from it
-            print(f"{key}: " + ", ".join(f"{m} {results[key][m]:.2%}" for m in MEASURES), flush=True)
+            print(
+                f"{key}: " + ", ".join(f"{m} {results[key][m]:.2%}" for m in MEASURES if m in results[key]), flush=True
+            )
     report(results, args.recipes, args.seeds, args.profile)
 
 
 def report(results: dict, recipes: list[str], seeds: list[int], profile: str) -> None:
     done = [s for s in seeds if all(f"{r}-seed{s}" in results for r in recipes)]
+    runs = [results[f"{r}-seed{s}"] for r in recipes for s in done]
+    measures = [m for m in MEASURES if all(m in run for run in runs)]  # --plain runs have "trained" only
     print(f"\n{profile} profile, seeds {done}: test accuracy, mean ± sd over seeds")
-    print(f"{'recipe':<20}" + "".join(f"{m:>22}" for m in MEASURES))
+    print(f"{'recipe':<20}" + "".join(f"{m:>22}" for m in measures))
     for name in recipes:
-        cells = [spread([results[f"{name}-seed{s}"][m] for s in done]) for m in MEASURES]
+        cells = [spread([results[f"{name}-seed{s}"][m] for s in done]) for m in measures]
         print(f"{name:<20}" + "".join(f"{c:>22}" for c in cells))
     print("\npaired differences (same seed), mean ± sd:")
     for a, b in [(a, b) for a, b in CHANGES if a in recipes and b in recipes]:
@@ -116,7 +128,7 @@ def report(results: dict, recipes: list[str], seeds: list[int], profile: str) ->
         print(f"  {b} - {a}: {spread(diffs, signed=True)}   per seed: {', '.join(f'{d:+.2%}' for d in diffs)}")
     print("\neach recipe's EMA and TTA against its trained weights (paired by run), mean ± sd:")
     for name in recipes:  # per recipe: a diverged recipe's runs say nothing about averaging or TTA
-        for m in MEASURES[1:]:
+        for m in measures[1:]:
             diffs = [results[f"{name}-seed{s}"][m] - results[f"{name}-seed{s}"]["trained"] for s in done]
             each = ", ".join(f"{d:+.2%}" for d in diffs)
             print(f"  {name:<20} {m + ' - trained':<30} {spread(diffs, signed=True)}   per seed: {each}")
