@@ -73,19 +73,9 @@ TARGET_MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("right", [right_targets, right_targets_by_filling], ids=["one_hot", "filled"])
-def test_right_targets_are_kept(capsys, right):
-    assert check.smoothed_targets(right) is right
-    out = capsys.readouterr().out
-    assert "✅ smoothed_targets: right" in out and "label_smoothing=s" in out
-
-
-@pytest.mark.parametrize("mistake", TARGET_MISTAKES, ids=list(TARGET_MISTAKES))
-def test_target_mistakes_are_named(capsys, mistake):
-    wrong, phrase = TARGET_MISTAKES[mistake]
-    assert check.smoothed_targets(wrong) is not wrong
-    out = capsys.readouterr().out
-    assert "❌ smoothed_targets:" in out and phrase in out, out
+def test_right_targets_are_praised_with_the_loss_they_make(capsys):
+    check.smoothed_targets(right_targets)
+    assert "label_smoothing=s" in capsys.readouterr().out
 
 
 def test_plain_one_hot_float_targets_are_named(capsys):
@@ -197,20 +187,6 @@ EMA_MISTAKES = {
     "0.9 written in": (decay_written_in, "use the decay it is given"),
     "the model's part not weighted": (model_not_weighted, "1 - decay for the model"),
 }
-
-
-@pytest.mark.parametrize("right", [right_ema, right_ema_by_parts], ids=["state_dict", "parameters and buffers"])
-def test_right_ema_is_kept(capsys, right):
-    assert check.ema_update(right) is right
-    assert "✅ ema_update: right" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("mistake", EMA_MISTAKES, ids=list(EMA_MISTAKES))
-def test_ema_mistakes_are_named(capsys, mistake):
-    wrong, phrase = EMA_MISTAKES[mistake]
-    assert check.ema_update(wrong) is not wrong
-    out = capsys.readouterr().out
-    assert "❌ ema_update:" in out and phrase in out, out
 
 
 def test_the_ema_reference_is_what_lightnings_average_keeps():
@@ -335,24 +311,6 @@ TTA_MISTAKES = {
 }
 
 
-@pytest.mark.parametrize(
-    "right",
-    [right_tta, right_tta_stacked, right_but_back_in_training],
-    ids=["mean of two", "stacked, dims=[3]", "the training mode restored afterwards"],
-)
-def test_right_tta_is_kept(capsys, right):
-    assert check.flip_tta(right) is right
-    assert "✅ flip_tta: right" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("mistake", TTA_MISTAKES, ids=list(TTA_MISTAKES))
-def test_tta_mistakes_are_named(capsys, mistake):
-    wrong, phrase = TTA_MISTAKES[mistake]
-    assert check.flip_tta(wrong) is not wrong
-    out = capsys.readouterr().out
-    assert "❌ flip_tta:" in out and phrase in out, out
-
-
 def test_the_tta_reference_agrees_with_the_package():
     from cifarlab.model import ResNet9
     from cifarlab.tta import tta_logits
@@ -361,3 +319,29 @@ def test_the_tta_reference_agrees_with_the_package():
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(check.reference_flip_tta(model, x), tta_logits(model, x, "flip"), atol=1e-5)
+
+
+# --- every check: the right answers kept, each mistake named -----------------------------------
+
+CHECKS = {  # exercise: (its check, right answers, its mistakes with the phrase the verdict must contain)
+    "smoothed_targets": (check.smoothed_targets, [right_targets, right_targets_by_filling], TARGET_MISTAKES),
+    "ema_update": (check.ema_update, [right_ema, right_ema_by_parts], EMA_MISTAKES),
+    "flip_tta": (check.flip_tta, [right_tta, right_tta_stacked, right_but_back_in_training], TTA_MISTAKES),
+}
+RIGHT = [(name, right) for name, (_, rights, _) in CHECKS.items() for right in rights]
+WRONG = [(name, mistake) for name, (_, _, mistakes) in CHECKS.items() for mistake in mistakes]
+
+
+@pytest.mark.parametrize(("exercise", "right"), RIGHT, ids=[f"{n}: {r.__name__}" for n, r in RIGHT])
+def test_right_answers_are_kept(capsys, exercise, right):
+    assert CHECKS[exercise][0](right) is right
+    assert f"✅ {exercise}: right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("exercise", "mistake"), WRONG, ids=[f"{n}: {m}" for n, m in WRONG])
+def test_mistakes_are_named(capsys, exercise, mistake):
+    run_check, _, mistakes = CHECKS[exercise]
+    wrong, phrase = mistakes[mistake]
+    assert run_check(wrong) is not wrong
+    out = capsys.readouterr().out
+    assert f"❌ {exercise}:" in out and phrase in out, out
