@@ -28,18 +28,13 @@ from lightning_overhead import EpochTimer  # the same epoch clock (benchmarks/ i
 
 from cifarlab.data import load_splits
 from cifarlab.datamodule import CIFAR10DataModule
+from cifarlab.feeding import PATHS  # the three paths, as lesson 08 names them
 from cifarlab.lit import LitResNet9
 from cifarlab.loop import train_epoch
 from cifarlab.model import ResNet9
 from cifarlab.profile import get_profile
 from cifarlab.recipe import RECIPE
 from cifarlab.schedule import one_cycle
-
-PATHS = {
-    "DataLoader + Albumentations": {"augment": "albumentations", "on_device": False},
-    "DataLoader + batch augmentation": {"augment": "batch", "on_device": False},
-    "data on the device": {"augment": "batch", "on_device": True},
-}
 
 
 def lightning_epoch(datamodule: CIFAR10DataModule, batches: int, batch_augment: bool) -> float:
@@ -95,8 +90,8 @@ def main() -> None:
 
     times: dict[str, list[float]] = {name: [] for name in [*PATHS, "plain loop (device batches)", "Lightning (same)"]}
     for _ in range(args.repeats):
-        for name, path in PATHS.items():
-            times[name].append(lightning_epoch(datamodule(**path), args.batches, path["augment"] == "batch"))
+        for name, (augment, on_device) in PATHS.items():
+            times[name].append(lightning_epoch(datamodule(augment, on_device), args.batches, augment == "batch"))
         device = datamodule("none", True)
         device.setup()
         times["plain loop (device batches)"].append(plain_epoch(device, args.batches))
