@@ -33,8 +33,31 @@ def test_figures_have_one_panel_per_image():
     classes_fig = class_grid(data, per_class=2)
     assert len(classes_fig.axes) == 20
     assert classes_fig.axes[0].get_ylabel() == data.classes[0]
+
+
+def test_the_augmentation_figure_is_one_mosaic_of_originals_then_versions():
+    data = make_synthetic(30, seed=0)
     aug = augmentation_grid(data.images[:3], data.images.mean(axis=(0, 1, 2)), versions=4)
-    assert len(augmentation_figure(data.images[:3], aug).axes) == 15
+    fig = augmentation_figure(data.images[:3], aug)
+    (ax,) = fig.axes  # one axes: the explorer redraws it on every slider move
+    picture = ax.images[0].get_array()
+    assert picture.shape == (3 * 34 - 2, 5 * 34 - 2, 3)  # 32-pixel tiles, 2-pixel gaps
+    for i in range(3):
+        assert np.array_equal(picture[i * 34 : i * 34 + 32, :32], data.images[i])
+        for j in range(4):
+            assert np.array_equal(picture[i * 34 : i * 34 + 32, (j + 1) * 34 : (j + 1) * 34 + 32], aug[i, j])
+    assert [t.get_text() for t in ax.texts] == ["original", "version 1", "version 2", "version 3", "version 4"]
+
+
+def test_mosaic_puts_white_gaps_between_tiles():
+    from cifarlab.plots import mosaic
+
+    tiles = np.zeros((2, 3, 4, 5, 3), np.uint8)
+    tiles[1, 2] = 7
+    picture = mosaic(tiles, gap=1)
+    assert picture.shape == (2 * 5 - 1, 3 * 6 - 1, 3)
+    assert (picture[4] == 255).all() and (picture[:, 5] == 255).all()  # the gaps
+    assert (picture[5:, 12:] == 7).all() and picture[:4, :5].max() == 0
 
 
 def test_feature_map_explorer_draws_the_chosen_block_and_channels(monkeypatch):
@@ -57,8 +80,20 @@ def test_feature_map_explorer_draws_the_chosen_block_and_channels(monkeypatch):
     assert maps.shape == (8, 8, 8) and np.array_equal(image, data.images[2]) and "layer2" in title
     controls["channels from"].value = 400  # past layer2's 64 channels: clamped to the last 8
     assert drawn[-1][1].shape == (8, 8, 8)
-    fig = feature_map_figure_real(data.images[0], drawn[-1][1])
-    assert sum(bool(ax.images) for ax in fig.axes) == 9
+    maps = drawn[-1][1]
+    fig = feature_map_figure_real(data.images[0], maps)
+    inputs, grid = fig.axes
+    assert np.array_equal(inputs.images[0].get_array(), data.images[0])
+    picture = grid.images[0].get_array()  # 8 maps of 8x8 in a row, 1-pixel gaps, each on its own scale
+    assert picture.shape == (8, 8 * 9 - 1, 3) and [t.get_text() for t in grid.texts] == [f"ch {i}" for i in range(8)]
+    for i, channel in enumerate(maps):
+        tile = picture[:, i * 9 : i * 9 + 8].astype(int)
+        if channel.max() > channel.min():  # the strongest activation is viridis' yellow, the weakest its purple
+            brightest, dimmest = (
+                np.unravel_index(channel.argmax(), channel.shape),
+                np.unravel_index(channel.argmin(), channel.shape),
+            )
+            assert tile[brightest].tolist() == [253, 231, 36] and tile[dimmest].tolist() == [68, 1, 84]
 
 
 def feature_map_figure_real(image, maps):
