@@ -8,13 +8,17 @@ machine can reach it; pass --host 0.0.0.0 to serve a network you trust.
 
 Two tabs:
 * **Classify**: an image file (up to the limits below; any colour mode; the examples are
-  test images), the top-k classes, and GradCAM on or off with its layer and opacity;
+  test images), the picture itself as soon as it arrives, the top-k classes, and GradCAM on
+  or off with its layer and opacity;
 * **Mistakes**: the test images the model got most confidently wrong, each with GradCAM for
   the predicted and for the true class side by side.
 
 The upload is a file field rather than an image field on purpose: Gradio's image field
 decodes the upload itself and answers a non-image with a generic error, while here every
 file goes through `read_upload` and `cifarlab.inference`, whose errors say what was wrong.
+It takes any file, for the same reason: with `file_types=["image"]` Gradio's page refused a
+text file itself ("Invalid file type"), without saying which formats work. A file field
+shows only the file's name, so the picture itself (`preview`) is shown beside the answer.
 
 Bounded, for an app that strangers may use (see the limits below, and the README):
 * an upload has at most MAX_UPLOAD_BYTES bytes (Gradio refuses a bigger one while it
@@ -54,9 +58,10 @@ from cifarlab.errors import ImageError, OptionError
 from cifarlab.evaluation import evaluate, misclassified
 from cifarlab.files import write_bytes
 from cifarlab.gradcam import DEFAULT_LAYER, TARGET_LAYERS, gradcam, overlay
-from cifarlab.inference import explain, open_image, square_rgb
+from cifarlab.inference import explain, open_image, square_rgb, whole_rgb
 
 DISPLAY = 224  # the 32x32 images are shown this big, pixels kept sharp
+PREVIEW = 320  # the uploaded picture is shown at most this big (its longer side)
 
 # The limits. 16 MB holds a 24-megapixel camera JPEG (6000x4000 is 8-14 MB) and any phone
 # photo (12 MP: 2-5 MB); an upload is held in memory once, as bytes. 24 megapixels is that
@@ -126,6 +131,12 @@ def classify(
     with MODEL_LOCK:
         result = explain(square, loaded, k, show_cam, layer, opacity)
     return {s.name: s.probability for s in result.scores}, _enlarge(result.shown)
+
+
+def preview(file: str | os.PathLike, longest: int = PREVIEW) -> np.ndarray:
+    """The uploaded picture itself, whole and upright, at most `longest` pixels on its longer
+    side: shown as soon as it arrives, beside the answer. `read_upload`'s limits apply."""
+    return whole_rgb(read_upload(file), longest)
 
 
 def answer_file(picture: np.ndarray, folder: str | os.PathLike) -> str:
@@ -224,11 +235,21 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
             log.exception("classifying an upload failed")
             raise gr.Error(UNEXPECTED.format(doing="classifying this file")) from None
 
+    def on_preview(file: str | None) -> str | None:
+        try:
+            return answer_file(preview(file), answers) if file else None
+        except (ImageError, OptionError):  # the classification of the same upload says what was wrong
+            return None
+        except Exception:
+            log.exception("showing an upload failed")
+            return None
+
     with gr.Row():
         with gr.Column():
             upload = gr.File(
                 label=f"image file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB, {MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels)",
-                file_types=["image"],
+                # no file_types: Gradio's page would refuse a .txt itself ("Invalid file type"), and the
+                # app's own message, which names the formats it reads, would never be seen
                 type="filepath",
             )
             k = gr.Slider(1, len(loaded.classes), value=3, step=1, label="top k")
@@ -237,13 +258,21 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
             opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="GradCAM opacity")
             button = gr.Button("Classify", variant="primary")
         with gr.Column():
+            with gr.Row():
+                yours = gr.Image(label="your image", type="filepath", height=DISPLAY)
+                seen = gr.Image(label="what the model sees (32x32), with GradCAM", type="filepath", height=DISPLAY)
             label = gr.Label(label="top classes")
-            seen = gr.Image(label="what the model sees (32x32), with GradCAM", type="filepath")
     answers = getattr(seen, "GRADIO_CACHE", None) or tempfile.mkdtemp(prefix="cifarlab-answers-")
     inputs = [upload, k, show_cam, layer, opacity]
     limits = {"concurrency_limit": CLASSIFY_CONCURRENCY, "concurrency_id": "classify"}  # both events together
-    button.click(on_classify, inputs, [label, seen], api_name="classify", **limits)
-    upload.change(lambda *a: on_classify(*a) if a[0] else (None, None), inputs, [label, seen], api_name=False, **limits)
+    # The last answer goes first, so that an upload that fails (its error shows as a message)
+    # never sits beside the answer for the file before it.
+    clear = {"fn": lambda: (None, None), "outputs": [label, seen], "api_name": False, "queue": False}
+    button.click(**clear).then(on_classify, inputs, [label, seen], api_name="classify", **limits)
+    upload.change(**clear).then(
+        lambda *a: on_classify(*a) if a[0] else (None, None), inputs, [label, seen], api_name=False, **limits
+    )
+    upload.change(on_preview, upload, yours, api_name=False, **limits)
     if test_images is not None:
         folder = tempfile.mkdtemp(prefix="cifarlab-examples-")
         examples = [[p] for p in example_files(test_images, folder)]

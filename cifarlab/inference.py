@@ -198,31 +198,33 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         ) from None
 
 
-def _centre_square_rgb(image: Image.Image) -> Image.Image:
-    """The upright 8-bit RGB centre square of `image`; a large one reduced by a whole factor.
+def _upright_rgb(image: Image.Image, box: tuple[int, int, int, int], factor: int) -> Image.Image:
+    """The part `box` (left, top, right, bottom) of `image` as 8-bit RGB, reduced by the whole
+    `factor`, and turned upright (EXIF).
 
     Converted a strip of rows at a time (memory: a strip, not a copy of the whole image, per
-    conversion), and turned upright (EXIF) at the end, at the reduced size.
+    conversion), and turned upright at the end, at the reduced size.
     """
     transpose = _EXIF_TRANSPOSE.get(image.getexif().get(ExifTags.Base.Orientation))
+    left, top, right, bottom = box
+    width, height = right - left, bottom - top
+    rows = max(1, STRIP_PIXELS // width // factor) * factor  # whole reduction boxes per strip
+    reduced = Image.new("RGB", (-(-width // factor), -(-height // factor)))  # reduce() keeps a partial box
+    for y in range(0, height, rows):
+        strip = _to_rgb(image.crop((left, top + y, right, top + min(y + rows, height))))
+        reduced.paste(strip.reduce(factor) if factor > 1 else strip, (0, y // factor))
+    return reduced.transpose(transpose) if transpose is not None else reduced
+
+
+def _centre_square_rgb(image: Image.Image) -> Image.Image:
+    """The upright 8-bit RGB centre square of `image`; a large one reduced by a whole factor."""
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
-    factor = max(1, side // WORKING_SIDE)
-    rows = max(1, STRIP_PIXELS // side // factor) * factor  # whole reduction boxes per strip
-    reduced = -(-side // factor)  # Image.reduce keeps a partial box at the edge
-    square = Image.new("RGB", (reduced, reduced))
-    for y in range(0, side, rows):
-        strip = _to_rgb(image.crop((left, top + y, left + side, top + min(y + rows, side))))
-        square.paste(strip.reduce(factor) if factor > 1 else strip, (0, y // factor))
-    return square.transpose(transpose) if transpose is not None else square
+    return _upright_rgb(image, (left, top, left + side, top + side), max(1, side // WORKING_SIDE))
 
 
-def square_rgb(image: ImageLike) -> Image.Image:
-    """Any image -> an 8-bit RGB PIL image of its centre square (see the module's docstring).
-
-    A square wider than 2 x WORKING_SIDE comes back reduced by a whole factor (to between
-    WORKING_SIDE and twice that); smaller ones keep every pixel.
-    """
+def _as_pil(image: ImageLike) -> Image.Image:
+    """A PIL image from any of the inputs the functions here take, checked as the module's docstring says."""
     if isinstance(image, np.ndarray):
         image = _from_array(image)
     elif isinstance(image, torch.Tensor):
@@ -237,7 +239,25 @@ def square_rgb(image: ImageLike) -> Image.Image:
         image = open_image(image)
     if image.width < 1 or image.height < 1:
         raise ImageError(f"the image is empty ({image.width}x{image.height}).")
-    return _centre_square_rgb(image)
+    return image
+
+
+def whole_rgb(image: ImageLike, longest: int = 320) -> np.ndarray:
+    """The whole image, upright 8-bit RGB, at most `longest` pixels on its longer side: the
+    picture a person gave, to show beside the answer (the model sees only its centre square)."""
+    image = _as_pil(image)
+    whole = _upright_rgb(image, (0, 0, *image.size), max(1, max(image.size) // longest))
+    whole.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+    return np.array(whole, dtype=np.uint8)
+
+
+def square_rgb(image: ImageLike) -> Image.Image:
+    """Any image -> an 8-bit RGB PIL image of its centre square (see the module's docstring).
+
+    A square wider than 2 x WORKING_SIDE comes back reduced by a whole factor (to between
+    WORKING_SIDE and twice that); smaller ones keep every pixel.
+    """
+    return _centre_square_rgb(_as_pil(image))
 
 
 def to_model_image(image: ImageLike) -> np.ndarray:

@@ -3,6 +3,7 @@ package (tested directly); this module only wires sliders to them."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -136,8 +137,9 @@ class InferenceApp:
     Built on `cifarlab.inference.explain` and `cifarlab.plots.prediction_figure`.
 
     `display(app.widget)` shows it; `app.show(data)` classifies bytes, a path or an image
-    directly (the upload button calls it too). A file that is not an image gets its message,
-    in red, instead of a traceback.
+    directly (the upload button calls it too). The answer is a line of text (`app.answer`:
+    what a screen reader reads, and what a page test finds) above the picture. A file that is
+    not an image gets its message, in red, instead of a traceback.
     """
 
     def __init__(self, loaded: LoadedModel, example: object | None = None) -> None:
@@ -151,6 +153,7 @@ class InferenceApp:
         self.opacity = widgets.FloatSlider(0.5, min=0, max=1, step=0.05, description="opacity")
         self.output = widgets.Output()
         self.message = widgets.HTML()
+        self.answer = widgets.HTML()
         self._image: object | None = None
         self.result = None  # the last cifarlab.inference.Explanation shown
         self.upload.observe(self._on_upload, names="value")
@@ -161,6 +164,7 @@ class InferenceApp:
                 widgets.HBox([self.upload, self.k, self.show_cam]),
                 widgets.HBox([self.layer, self.opacity]),
                 self.message,
+                self.answer,
                 self.output,
             ]
         )
@@ -189,11 +193,11 @@ class InferenceApp:
                 self._image, self.loaded, self.k.value, self.show_cam.value, self.layer.value, self.opacity.value
             )
         except ImageError as error:
-            self.message.value = f"<span style='color:#b00020'>⚠ {error}</span>"
+            self.message.value = f"<span style='color:#b00020'>⚠ {html.escape(str(error))}</span>"
+            self.answer.value = ""
             self.result = None
             self.output.clear_output()
             return
-        self.message.value = ""
         self.result = result
         caption = f"what the model sees, GradCAM at {result.layer}" if result.layer else "what the model sees"
         figure = prediction_figure(
@@ -202,3 +206,11 @@ class InferenceApp:
         self.output.clear_output(wait=True)
         with self.output:
             display(figure)
+        # the text changes with the picture, not a drawing before it
+        self.message.value = ""
+        self.answer.value = f"top {len(result.scores)}: " + ", ".join(
+            f"<b>{html.escape(s.name)}</b> {s.probability:.1%}"
+            if i == 0
+            else f"{html.escape(s.name)} {s.probability:.1%}"
+            for i, s in enumerate(result.scores)
+        )

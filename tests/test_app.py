@@ -77,7 +77,9 @@ def test_grayscale_and_huge_images(client, test_images, tmp_path):
 def test_non_images_get_a_clear_error(client, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a picture")
-    with pytest.raises(Exception, match="Invalid file type"):  # Gradio's own filter: image types only
+    with pytest.raises(
+        Exception, match="not an image file Pillow can read. Use a PNG, JPEG"
+    ):  # the app's, not Gradio's
         classify(client, text)
     disguised = tmp_path / "cat.jpg"
     disguised.write_text("not a picture either")
@@ -177,6 +179,23 @@ def test_errors_name_no_server_path(client, tmp_path, monkeypatch):
     with pytest.raises(Exception, match="something went wrong on the server") as caught:
         classify(client, photo)
     assert tempfile.gettempdir() not in str(caught.value) and "Errno" not in str(caught.value)
+
+
+def test_the_preview_is_the_whole_upload_and_keeps_the_limits(tmp_path):
+    from cifarlab.app import PREVIEW, preview
+
+    photo = tmp_path / "wide.jpg"
+    Image.new("RGB", (1600, 900), (200, 30, 30)).save(photo)
+    assert preview(photo).shape == (PREVIEW * 9 // 16, PREVIEW, 3)  # the whole frame, not the centre square
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ImageError, match="the uploaded file is not an image file"):
+        preview(text)
+    big = tmp_path / "big.png"
+    with open(big, "wb") as file:
+        file.truncate(MAX_UPLOAD_BYTES + 1)  # sparse
+    with pytest.raises(ImageError, match="the limit is 16 MB"):
+        preview(big)
 
 
 def test_an_answer_file_is_written_once(tmp_path):

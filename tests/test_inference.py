@@ -253,3 +253,23 @@ def test_photos_are_turned_upright_from_their_exif():
     photo.save(buffer, "JPEG", quality=95, exif=exif)
     upright = to_model_image(buffer.getvalue()).astype(int)
     assert upright[:12, :, 0].mean() > 180 and upright[20:, :, 2].mean() > 180  # red on top, blue below
+
+
+def test_whole_rgb_is_the_whole_picture_upright_and_small():
+    from cifarlab.inference import whole_rgb
+
+    photo = Image.new("RGB", (4000, 3000), (220, 0, 0))
+    photo.paste((0, 0, 220), (2000, 0, 4000, 3000))  # left half red, right half blue
+    exif = photo.getexif()
+    exif[ExifTags.Base.Orientation] = 6  # shown turned 90 degrees clockwise: red on top
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90, exif=exif)
+    shown = whole_rgb(buffer.getvalue(), longest=320).astype(int)
+    assert shown.shape == (320, 240, 3)  # upright, the whole frame (not its centre square), aspect kept
+    assert shown[:150, :, 0].mean() > 180 and shown[170:, :, 2].mean() > 180
+    gray_alpha = Image.new("LA", (50, 100), (0, 0))  # fully transparent: white, as for the model
+    assert (
+        whole_rgb(gray_alpha).shape == (100, 50, 3) and whole_rgb(gray_alpha).min() == 255
+    )  # small ones keep their size
+    with pytest.raises(ImageError, match="not an image file"):
+        whole_rgb(b"name,score\nada,3\n")

@@ -51,13 +51,16 @@ def test_inference_app_classifies_uploads_and_reports_non_images():
     app = InferenceApp(loaded, example=np.zeros((40, 60, 3), np.uint8))
     assert app.result is not None and len(app.result.scores) == 3
     upload(app, b"%PDF-1.4 not an image", "cv.pdf")
-    assert app.result is None and "not an image file" in app.message.value
+    assert app.result is None and "not an image file" in app.message.value and app.answer.value == ""
     buffer = io.BytesIO()
     Image.new("LA", (300, 200), (90, 128)).save(buffer, "PNG")  # grayscale with alpha
     upload(app, buffer.getvalue(), "gray.png")
     assert app.message.value == "" and app.result.model_image.shape == (32, 32, 3)
     app.k.value = 5
     assert len(app.result.scores) == 5
+    names = [s.name for s in app.result.scores]  # the answer as text too, best first, in bold
+    assert app.answer.value.startswith(f"top 5: <b>{names[0]}</b> ") and app.answer.value.count(",") == 4
+    assert [part.split()[-2].removeprefix("<b>").removesuffix("</b>") for part in app.answer.value.split(",")] == names
     app.show_cam.value = False
     assert app.result.layer is None
     app.show_cam.value = True
