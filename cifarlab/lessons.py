@@ -16,6 +16,10 @@ a lesson has no stored outputs to compare with). The hints and the answer go to 
 one per call, the answer last. Each notebook's metadata names its lesson and exercises, so
 that `cifarlab grade` knows what to look for even in a renamed copy. `--check` rebuilds in
 memory and fails when a lesson or the catalogue differs: stale lessons cannot land.
+
+The build also writes the repository's address (`cifarlab.repository`, from pyproject.toml)
+into the Colab badges and install cells of solutions/ and lessons/ and into README.md's
+lesson table, so that the address is defined once.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import nbformat
 
 from cifarlab.errors import LessonBuildError
 from cifarlab.files import write_text
-from cifarlab.solutions import OUTPUT_TAGS
+from cifarlab.repository import Repository, read_repository
+from cifarlab.solutions import OUTPUT_TAGS, source_digest
 
 BEGIN, END, NUDGE, HINT = "# BEGIN SOLUTION", "# END SOLUTION", "# NUDGE:", "# HINT:"
 CATALOGUE = Path("cifarlab") / "selfcheck" / "exercises.json"  # relative to the repository root
@@ -164,21 +169,56 @@ def _compare_or_write(target: Path, text: str, check: bool, stale: list[str]) ->
         write_text(target, text)
 
 
-def build_lessons(solutions: Path, lessons: Path, check: bool = False, catalogue: Path | None = None) -> list[str]:
-    """Write (or with check=True, compare) every lesson and the exercise catalogue.
-    Returns what is stale, as sentences."""
+def with_repository(notebook: nbformat.NotebookNode, repository: Repository) -> bool:
+    """Write `repository` into `notebook`'s Colab links and install lines, in place; True if
+    anything changed. A cell whose stored output was current stays current (its digest is
+    renewed): the address is read only on Colab, where the outputs are not stored."""
+    changed = False
+    for cell in notebook.cells:
+        source = repository.write_into(cell.source)
+        if source == cell.source:
+            continue
+        digest = cell.metadata.get("cifarlab", {})
+        if digest.get("source") == source_digest(cell.source):
+            digest["source"] = source_digest(source)
+        cell.source, changed = source, True
+    return changed
+
+
+def build_lessons(
+    solutions: Path,
+    lessons: Path,
+    check: bool = False,
+    catalogue: Path | None = None,
+    repository: Repository | None = None,
+    readme: Path | None = None,
+) -> list[str]:
+    """Write (or with check=True, compare) every lesson and the exercise catalogue, and the
+    repository's address into solutions/, lessons/ and the README. Returns what is stale, as
+    sentences.
+
+    repository: default, the one pyproject.toml (beside `solutions`) names; readme: default,
+    the README.md beside `solutions`, when there is one.
+    """
     solutions, lessons = Path(solutions), Path(lessons)
     catalogue = Path(catalogue) if catalogue is not None else solutions.parent / CATALOGUE
+    repository = repository or read_repository(solutions.parent / "pyproject.toml")
+    readme = Path(readme) if readme is not None else solutions.parent / "README.md"
     stale: list[str] = []
     sources = sorted(solutions.glob("*.ipynb"))
     if not sources:
         raise LessonBuildError(f"no notebooks in '{solutions}': run this from the repository root.")
     exercises: dict[str, Exercise] = {}
     for path in sources:
-        lesson = build_lesson(nbformat.read(path, as_version=4), path.name, exercises)
+        solution = nbformat.read(path, as_version=4)
+        if with_repository(solution, repository):
+            _compare_or_write(path, _render(solution), check, stale)
+        lesson = build_lesson(solution, path.name, exercises)
         _compare_or_write(lessons / path.name, _render(lesson), check, stale)
     text = json.dumps({k: e.as_json() for k, e in exercises.items()}, indent=1, ensure_ascii=False) + "\n"
     _compare_or_write(catalogue, text, check, stale)
+    if readme.is_file():
+        _compare_or_write(readme, repository.write_into(readme.read_text(encoding="utf-8")), check, stale)
     for extra in sorted({p.name for p in lessons.glob("*.ipynb")} - {p.name for p in sources}):
         stale.append(f"{lessons / extra} (no solution in {solutions})")
         if not check:  # lessons/ is generated: a lesson whose solution is gone goes too

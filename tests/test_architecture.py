@@ -46,6 +46,7 @@ LAYERS = {
     "inference and app": ["inference", "pretrained", "widgets", "app"],
     "the course": [
         "solutions",
+        "repository",
         "lessons",
         "expectations",
         *QUIZ,

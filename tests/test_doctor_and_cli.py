@@ -60,6 +60,9 @@ def test_build_lessons_check_command(tmp_path, capsys):
     solutions.mkdir()
     (solutions / "00_x.ipynb").write_text((REPO / "solutions" / "01_data_and_augmentation.ipynb").read_text())
     args = ["build-lessons", "--solutions", str(solutions), "--lessons", str(tmp_path / "lessons")]
+    assert cli.main([*args, "--check"]) == 2  # no pyproject.toml beside solutions/ to take the address from
+    assert "pyproject.toml: run this from the repository root" in capsys.readouterr().err
+    (tmp_path / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     assert cli.main([*args, "--check"]) == 1 and "stale" in capsys.readouterr().out
     assert cli.main(args) == 0
     assert cli.main([*args, "--check"]) == 0

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from cifarlab.lessons import LessonBuildError, build_lessons, strip_solutions
+from cifarlab.solutions import source_digest
 
 from .conftest import REPO, tomllib
 
@@ -77,8 +78,9 @@ def test_an_exercise_belongs_to_one_lesson():
         strip_solutions("# BEGIN SOLUTION e\n# NUDGE: n\nx = 1\n# END SOLUTION", lesson="02", exercises=exercises)
 
 
-def make_solutions(folder: Path) -> Path:
+def make_solutions(folder: Path, repository: str = "https://github.com/o/r") -> Path:
     folder.mkdir()
+    (folder.parent / "pyproject.toml").write_text(f'[project.urls]\nRepository = "{repository}"\n')
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(
@@ -132,13 +134,16 @@ def test_the_repository_lessons_are_up_to_date():
 
 
 def test_every_notebook_opens_with_header_badge_costs_and_the_setup_cell():
+    from cifarlab.repository import read_repository
+
+    repository = read_repository(REPO / "pyproject.toml")
     solutions = sorted((REPO / "solutions").glob("*.ipynb"))
     assert [p.name for p in solutions] == sorted(p.name for p in (REPO / "lessons").glob("*.ipynb"))
     setup_cells = set()
     for path in solutions:
         nb = json.loads(path.read_text())
         header = "".join(nb["cells"][0]["source"])
-        assert f"/blob/main/solutions/{path.name}" in header, f"{path.name}: Colab badge"
+        assert repository.colab(f"solutions/{path.name}") in header, f"{path.name}: Colab badge"
         for words in ("You will learn", "You need", "Compute", "CPU", "GPU"):
             assert words in header, f"{path.name}: header lacks {words!r}"
         first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
@@ -163,7 +168,71 @@ def test_colab_cell_quotes_the_same_specifiers_as_pyproject():
         req = Requirement(spec)
         if req.name != "cifarlab":
             assert req.name in declared and req.specifier == declared[req.name].specifier, spec
-    assert any(q.startswith("cifarlab @ git+") for q in quoted)
+    repository = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    assert f"cifarlab @ git+{repository}" in quoted  # the address pyproject.toml names, and no other
+
+
+SETUP = '%pip install -q "torchinfo>=1.8" "cifarlab @ git+https://github.com/o/r"\nprint(1)'
+
+
+def test_the_repository_address_is_written_everywhere_from_pyproject(tmp_path):
+    solutions, lessons = make_solutions(tmp_path / "solutions"), tmp_path / "lessons"
+    nb = nbformat.read(solutions / "01_a.ipynb", as_version=4)
+    current = nbformat.v4.new_code_cell(SETUP, metadata={"cifarlab": {"source": source_digest(SETUP)}})
+    stale = nbformat.v4.new_code_cell(SETUP, metadata={"cifarlab": {"source": "0123"}})  # its output was stale
+    nb.cells += [current, stale]
+    nbformat.write(nb, solutions / "01_a.ipynb")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "| 01 | [![Colab](b.svg)](https://colab.research.google.com/github/o/r/blob/main/lessons/01_a.ipynb) |\n"
+    )
+    catalogue = tmp_path / "exercises.json"
+    build_lessons(solutions, lessons, catalogue=catalogue)
+    assert build_lessons(solutions, lessons, check=True, catalogue=catalogue) == []
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.urls]\nRepository = "https://github.com/course-org/cifar-course"\n'
+    )
+    stale_now = build_lessons(solutions, lessons, check=True, catalogue=catalogue)
+    assert stale_now == [
+        f"{solutions / '01_a.ipynb'} (out of date)",
+        f"{lessons / '01_a.ipynb'} (out of date)",
+        f"{readme} (out of date)",
+    ]
+    assert "github/o/r/" in readme.read_text()  # --check wrote nothing
+    build_lessons(solutions, lessons, catalogue=catalogue)
+    new = "https://colab.research.google.com/github/course-org/cifar-course/blob/main/"
+    solution, lesson = (nbformat.read(folder / "01_a.ipynb", as_version=4) for folder in (solutions, lessons))
+    assert (
+        new + "solutions/01_a.ipynb" in solution.cells[0].source
+        and new + "lessons/01_a.ipynb" in lesson.cells[0].source
+    )
+    assert readme.read_text().count(new + "lessons/01_a.ipynb") == 1
+    for cell in (solution.cells[2], lesson.cells[2], solution.cells[3]):
+        assert '"cifarlab @ git+https://github.com/course-org/cifar-course"' in cell.source and "o/r" not in cell.source
+    assert solution.cells[2].metadata["cifarlab"]["source"] == source_digest(solution.cells[2].source)  # still current
+    assert solution.cells[3].metadata["cifarlab"]["source"] == "0123"  # still stale: the address changes no output
+    assert build_lessons(solutions, lessons, check=True, catalogue=catalogue) == []
+
+
+@pytest.mark.parametrize(
+    "urls, problem",
+    [
+        ("", "it is None"),
+        ('Homepage = "https://github.com/o/r"', "it is None"),
+        ('Repository = "https://gitlab.com/o/r"', "Colab opens notebooks from GitHub"),
+        ('Repository = "https://github.com/o"', "https://github.com/<owner>/<name>"),
+    ],
+)
+def test_a_missing_or_wrong_repository_address_is_named(tmp_path, urls, problem):
+    from cifarlab.repository import read_repository
+
+    (tmp_path / "pyproject.toml").write_text(f"[project.urls]\n{urls}\n")
+    with pytest.raises(LessonBuildError, match=re.escape(problem)):
+        read_repository(tmp_path / "pyproject.toml")
+    with pytest.raises(LessonBuildError, match="no .*pyproject.toml: run this from the repository root"):
+        read_repository(tmp_path / "elsewhere" / "pyproject.toml")
+    assert read_repository(REPO / "pyproject.toml").url.startswith("https://github.com/")
 
 
 def test_student_notebooks_carry_no_outputs_or_solutions():
