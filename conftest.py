@@ -10,6 +10,9 @@
   regenerate it (`cifarlab.solutions`).
 - The fault suite (tests marked `faults`) reports its own count and time at the end, so CI's log
   says what it costs.
+- The lessons with an explorer run in JupyterLab in the browser suite (tests/browser), as
+  students get them: when that suite runs in the same session, nbval does not run them a
+  second time (it still runs their solutions and compares the outputs).
 The notebook kernels are child processes and inherit these variables.
 """
 
@@ -34,6 +37,10 @@ _FAULTS = {"tests": 0, "failed": 0, "seconds": 0.0}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if _IN_THE_BROWSER:
+        terminalreporter.write_line(
+            f"run in JupyterLab by tests/browser, not by nbval (their cells deselected): {', '.join(_IN_THE_BROWSER)}"
+        )
     if _FAULTS["tests"]:
         terminalreporter.write_line(
             f"fault suite (-m faults): {_FAULTS['tests']} tests, {_FAULTS['failed']} failed, "
@@ -54,3 +61,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
         cell = getattr(item, "cell", {}).get("id", item.name)
         report.sections.append(("stale stored output", stale_output_help(item.path, cell)))
+
+
+_IN_THE_BROWSER: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests.browser.pages import EXPLORERS, NOTEBOOKS, browser_available
+
+    browser_runs = any(item.nodeid.startswith("tests/browser/test_lessons_in_jupyterlab.py") for item in items)
+    if not (browser_runs and (browser_available() or os.environ.get("CIFARLAB_REQUIRE_BROWSER"))):
+        return
+    twice = {f"{NOTEBOOKS}/{name}" for name in EXPLORERS}
+    deselected = [item for item in items if item.nodeid.split("::")[0] in twice]
+    if deselected:
+        items[:] = [item for item in items if item not in deselected]
+        config.hook.pytest_deselected(items=deselected)
+        _IN_THE_BROWSER.extend(sorted({item.nodeid.split("::")[0] for item in deselected}))

@@ -191,15 +191,17 @@ def _build_lessons(args: argparse.Namespace) -> int:
 def _run_solutions(args: argparse.Namespace) -> int:
     from cifarlab.data import resolve_source
     from cifarlab.lessons import build_lessons
+    from cifarlab.repository import read_repository
     from cifarlab.solutions import STORED_PROFILE, find_solutions, run_solutions
 
     paths = find_solutions(args.lessons_to_run, args.solutions)
     if not Path(args.lessons).is_dir():
         raise OptionError(f"--lessons '{args.lessons}' is not a folder: run this from the repository root.")
     source = resolve_source(None)  # fails now, not after the first notebook, when CIFARLAB_DATA points nowhere
+    repository = read_repository(Path(args.solutions).parent / "pyproject.toml")  # the same: before any work
     print(f"Running {len(paths)} solution notebook(s) in the {STORED_PROFILE} profile on {source.describe()}.")
     run_solutions(paths, timeout=args.timeout)
-    stale = build_lessons(Path(args.solutions), Path(args.lessons))
+    stale = build_lessons(Path(args.solutions), Path(args.lessons), repository=repository)
     print("\n".join(f"wrote: {s}" for s in stale) or "lessons/ was already up to date.")
     return 0
 

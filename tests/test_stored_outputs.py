@@ -137,7 +137,9 @@ def test_sanitizers_leave_the_content_alone(one, other):
 
 
 def tiny_solutions(folder: Path, second: str = "print(6 * 7)") -> Path:
+    """A solutions folder with one tiny notebook, beside a pyproject.toml that names the repository."""
     folder.mkdir()
+    (folder.parent / "pyproject.toml").write_text('[project.urls]\nRepository = "https://github.com/o/r"\n')
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
@@ -182,6 +184,11 @@ def test_run_solutions_checks_its_options_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:  # argparse's own error line, before anything is imported
         main(["run-solutions", "--timeout", "0", "--solutions", str(solutions)])
     assert exited.value.code == 2 and "--timeout: must be a finite number > 0" in capsys.readouterr().err
+    assert (solutions / "01_tiny.ipynb").read_text() == before
+    (tmp_path / "pyproject.toml").unlink()  # no repository address for the lessons: refused before the notebooks run
+    (tmp_path / "lessons").mkdir()
+    assert main(["run-solutions", "--solutions", str(solutions), "--lessons", str(tmp_path / "lessons")]) == 2
+    assert "pyproject.toml: run this from the repository root" in capsys.readouterr().err
     assert (solutions / "01_tiny.ipynb").read_text() == before
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.pages import CHROMEDRIVER, CHROMIUM, LATENCIES, Browser, Lab
+from tests.browser.pages import CHROMEDRIVER, CHROMIUM, LATENCIES, NOTEBOOKS, Browser, Lab, browser_available
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / ".browser-screenshots"  # ignored by git; a failing run's pictures are here
@@ -59,11 +59,12 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(screenshots) -> Browser:
-    """Headless Chromium from Debian's packages, or skip saying how to install it."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
-    if missing:
+    """Headless Chromium from Debian's packages, or skip saying how to install it. One per test
+    module, so that no page stays open (and busy) while the rest of the tests run."""
+    if not browser_available():
+        missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
         reason = (
             f"the browser tests need Debian's Chromium and its driver ({', '.join(missing)} missing): "
             "apt-get install chromium chromium-driver (.ci/run does)"
@@ -78,14 +79,14 @@ def browser(screenshots) -> Browser:
 
 @pytest.fixture(scope="session")
 def lab_root(tmp_path_factory) -> Path:
-    """A copy of solutions/ for JupyterLab to serve (its saves and the runs stay out of the checkout)."""
+    """A copy of lessons/ for JupyterLab to serve (its saves and the runs stay out of the checkout)."""
     root = tmp_path_factory.mktemp("lab")
-    for notebook in (REPO / "solutions").glob("*.ipynb"):
+    for notebook in (REPO / NOTEBOOKS).glob("*.ipynb"):
         shutil.copy(notebook, root / notebook.name)
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(browser, lab_root, jpeg_tarball, shared_cache, tmp_path_factory) -> Lab:
     """JupyterLab from this venv on 127.0.0.1 with a token; its kernels run the smoke profile on the JPEG CIFAR-10.
 
@@ -97,6 +98,8 @@ def lab(browser, lab_root, jpeg_tarball, shared_cache, tmp_path_factory) -> Lab:
     for plugin, values in {
         "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
         "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        # every cell stays on the page (with windowing, cells out of view leave it and their elements go stale)
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     }.items():
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)

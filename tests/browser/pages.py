@@ -3,6 +3,7 @@ JupyterLab and run it, move a slider and time the redraw, upload a file."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -20,10 +21,27 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's packages: chromium, chromium-driver
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# The notebooks with an explorer, and the slider a student moves first (its label on the page).
+# They run in JupyterLab as students get them, from lessons/ (exercises unsolved: the self-checks'
+# stand-ins fill in); their solutions run under nbval, which compares their stored outputs.
+EXPLORERS = {
+    "01_data_and_augmentation.ipynb": "seed",
+    "02_residual_blocks.ipynb": "image",
+    "05_lr_and_amp.ipynb": "max lr",
+    "06_misclassified_and_gradcam.ipynb": "image",
+    "07_inference_app.ipynb": "top k",
+}
+NOTEBOOKS = "lessons"
 LATENCIES: list[tuple[str, list[float]]] = []  # (what, seconds of each move), printed at the end
+SHOTS = itertools.count(1)  # screenshots are numbered through the whole suite: their files sort in time order
 # What a widget looks like when the page cannot draw it: its repr as text (no widget manager),
 # or the manager's own complaint.
 WIDGET_AS_TEXT = re.compile(r"\b(interactive|VBox|HBox|IntSlider|FileUpload|Output)\(|Error displaying widget")
+
+
+def browser_available() -> bool:
+    """Whether Debian's Chromium and its driver are installed (without them the suite skips, or fails in CI)."""
+    return Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()
 
 
 class Browser:
@@ -32,7 +50,6 @@ class Browser:
     def __init__(self, driver: webdriver.Chrome, screenshots: Path) -> None:
         self.driver = driver
         self.screenshots = screenshots
-        self._shots = 0
 
     @classmethod
     def start(cls, screenshots: Path) -> Browser:
@@ -47,8 +64,7 @@ class Browser:
 
     def shot(self, name: str) -> Path:
         """Save the page as <n>-<name>.png (n counts up through the suite, so the files sort by time)."""
-        self._shots += 1
-        path = self.screenshots / f"{self._shots:02d}-{name}.png"
+        path = self.screenshots / f"{next(SHOTS):02d}-{name}.png"
         self.driver.save_screenshot(str(path))
         return path
 
@@ -127,6 +143,9 @@ class Lab:
         Returns the notebook's state: code cells, pending (never ran: run-all stops at an
         error), errors (ename: evalue of each error output).
         """
+        # The stored outputs go first: a cell counts as run once it has an execution count again.
+        self.driver.execute_script("return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+        self.browser.wait(30).until(lambda d: d.execute_script(NOTEBOOK_STATE)["pending"] > 0)
         self.driver.execute_script("return window.jupyterapp.commands.execute('notebook:run-all-cells')")
         started = time.monotonic()
 
@@ -144,14 +163,13 @@ class Lab:
         state["seconds"] = time.monotonic() - started
         return state
 
-    def output_text(self) -> str:
-        """The text of every cell output on the page (JupyterLab renders all cells of a notebook this size)."""
-        return "\n".join(e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output"))
-
     def widgets_as_text(self) -> list[str]:
-        """Outputs where a widget is shown as text instead of drawn (see WIDGET_AS_TEXT)."""
-        outputs = self.driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
-        return [o.text[:200] for o in outputs if WIDGET_AS_TEXT.search(o.text)]
+        """Outputs where a widget is shown as text instead of drawn (see WIDGET_AS_TEXT); every
+        cell is on the page, since the suite's settings turn JupyterLab's windowing off."""
+        texts = self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText)"
+        )
+        return [text[:200] for text in texts if WIDGET_AS_TEXT.search(text)]
 
     def output_holding(self, selector: str) -> WebElement:
         """The cell output that holds the element matching CSS `selector` (one widget's whole output)."""

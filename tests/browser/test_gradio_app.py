@@ -5,6 +5,7 @@ the app's own message and no answer."""
 from __future__ import annotations
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from cifarlab.inference import predict
 from cifarlab.pretrained import load_pretrained
@@ -37,20 +38,31 @@ def upload(driver, path) -> None:
     driver.find_element(By.CSS_SELECTOR, "input[type=file][data-testid='file-upload']").send_keys(str(path))
 
 
+def set_top_k(driver, k: int) -> None:
+    """Type `k` into the number box of the "top k" slider, as a person would, and leave the box."""
+    box = driver.find_element(By.XPATH, "//*[normalize-space()='top k']/ancestor::div[contains(@class,'block')][1]")
+    number = box.find_element(By.CSS_SELECTOR, "input[type=number]")
+    number.send_keys(Keys.CONTROL, "a")
+    number.send_keys(str(k), Keys.TAB)
+
+
 def test_a_photo_shows_itself_and_the_button_answers_with_top_k_and_gradcam(browser, gradio_app, photo):
     driver = browser.driver
     driver.get(gradio_app)
     browser.wait(60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type=file]"), "the app's page never drew")
     browser.shot("gradio-app-opened")
-    want = [s.name for s in predict(photo, load_pretrained(), k=3)]
+    model = load_pretrained()
     upload(driver, photo)
     browser.wait(60).until(lambda d: "your image" in pictures(d), f"the upload never showed: {pictures(driver)}")
     assert pictures(driver)["your image"] == (320, 240), "the whole 4000x3000 photo, at most 320 wide"
-    button = driver.find_element(By.XPATH, "//button[normalize-space()='Classify' and contains(@class,'primary')]")
-    button.click()
+    want = [s.name for s in predict(photo, model, k=3)]  # the upload alone answers with the default top 3
+    browser.wait(60).until(lambda d: top_classes(d) == want, f"no answer to the upload: {top_classes(driver)}")
+    set_top_k(driver, 5)  # the slider alone changes nothing: the button does
+    want = [s.name for s in predict(photo, model, k=5)]
+    driver.find_element(By.XPATH, "//button[normalize-space()='Classify' and contains(@class,'primary')]").click()
     browser.wait(60).until(
         lambda d: top_classes(d) == want and any(b.startswith("what the model sees") for b in pictures(d)),
-        f"no answer after pressing Classify: top classes {top_classes(driver)}, pictures {pictures(driver)}",
+        f"no top 5 after pressing Classify: top classes {top_classes(driver)}, pictures {pictures(driver)}",
     )
     browser.shot("gradio-app-answered")
     seen = next(size for block, size in pictures(driver).items() if block.startswith("what the model sees"))

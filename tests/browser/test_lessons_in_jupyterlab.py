@@ -1,7 +1,8 @@
 """The lessons' widgets in a real browser (JupyterLab, headless Chromium): each notebook with an
-explorer runs without errors and with every widget drawn; moving the explorer's main slider
-redraws its picture (the time it takes is printed at the end); lesson 07's app answers an
-uploaded photo and explains an uploaded text file."""
+explorer (`EXPLORERS`, from lessons/: what students open) runs without errors and with every
+widget drawn; moving the explorer's main slider redraws its picture (the time it takes is
+printed at the end); lesson 07's app answers an uploaded photo and explains an uploaded text
+file."""
 
 from __future__ import annotations
 
@@ -10,16 +11,8 @@ from selenium.webdriver.common.by import By
 
 from cifarlab.inference import predict
 from cifarlab.pretrained import load_pretrained
-from tests.browser.pages import LATENCIES
+from tests.browser.pages import EXPLORERS, LATENCIES
 
-# notebook: the slider a student moves first (its label on the page)
-EXPLORERS = {
-    "01_data_and_augmentation.ipynb": "seed",
-    "02_residual_blocks.ipynb": "image",
-    "05_lr_and_amp.ipynb": "max lr",
-    "06_misclassified_and_gradcam.ipynb": "image",
-    "07_inference_app.ipynb": "top k",
-}
 APP = "07_inference_app.ipynb"
 
 
