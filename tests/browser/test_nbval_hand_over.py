@@ -1,39 +1,47 @@
 """The lessons the browser suite runs are not run a second time by nbval in the same session,
-and are run by nbval whenever the browser suite is not."""
+and nbval runs them whenever the browser suite does not (the root conftest.py's hook)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import pytest
 
-from tests.browser.pages import browser_available
-from tests.conftest import REPO
+import conftest as root  # the repository's root conftest.py
+import tests.browser.pages as pages
 
-LESSON = "lessons/01_data_and_augmentation.ipynb"
-
-
-def collect(*paths: str) -> str:
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", *paths],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
+BROWSER = "tests/browser/test_lessons_in_jupyterlab.py::test_lesson_07_app_answers_an_uploaded_photo"
+EXPLORER_LESSON = "lessons/01_data_and_augmentation.ipynb::Cell 3"
+OTHER_LESSON = "lessons/03_training_loop.ipynb::Cell 3"
+SOLUTION = "solutions/01_data_and_augmentation.ipynb::Cell 3"
 
 
-def test_nbval_runs_a_lesson_when_the_browser_suite_does_not():
-    out = collect(LESSON)
-    assert f"{LESSON}::Cell 0" in out and "deselected" not in out
+def collect(nodeids: list[str]) -> tuple[list[str], list[str]]:
+    """What the hook keeps and what it deselects from items with these ids."""
+    deselected: list = []
+    config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)))
+    items = [SimpleNamespace(nodeid=nodeid) for nodeid in nodeids]
+    root.pytest_collection_modifyitems(config, items)
+    return [i.nodeid for i in items], [i.nodeid for i in deselected]
 
 
-@pytest.mark.skipif(not browser_available(), reason="without Chromium the browser suite skips, and nbval keeps them")
-def test_the_browser_suite_takes_the_lesson_over_from_nbval():
-    out = collect(LESSON, "tests/browser/test_lessons_in_jupyterlab.py", "lessons/03_training_loop.ipynb")
-    assert f"{LESSON}::Cell" not in out and "lessons/03_training_loop.ipynb::Cell 0" in out
-    cells = out.count("lessons/03_training_loop.ipynb::Cell")
-    assert f"not by nbval (their cells deselected): {LESSON}\n" in out and "deselected)" in out and cells > 0
+@pytest.fixture(autouse=True)
+def fresh_summary(monkeypatch):
+    monkeypatch.setattr(root, "_IN_THE_BROWSER", [])
+    monkeypatch.delenv("CIFARLAB_REQUIRE_BROWSER", raising=False)
+
+
+def test_the_browser_suite_takes_its_lessons_over_from_nbval(monkeypatch):
+    monkeypatch.setattr(pages, "browser_available", lambda: True)
+    kept, deselected = collect([BROWSER, EXPLORER_LESSON, OTHER_LESSON, SOLUTION])
+    assert kept == [BROWSER, OTHER_LESSON, SOLUTION] and deselected == [EXPLORER_LESSON]
+    assert root._IN_THE_BROWSER == ["lessons/01_data_and_augmentation.ipynb"]  # named in the run's summary
+
+
+def test_nbval_keeps_them_when_the_browser_suite_does_not_run(monkeypatch):
+    monkeypatch.setattr(pages, "browser_available", lambda: True)
+    assert collect([EXPLORER_LESSON, OTHER_LESSON]) == ([EXPLORER_LESSON, OTHER_LESSON], [])  # `pytest lessons/`
+    monkeypatch.setattr(pages, "browser_available", lambda: False)  # the suite will skip: nbval runs them
+    assert collect([BROWSER, EXPLORER_LESSON]) == ([BROWSER, EXPLORER_LESSON], [])
+    monkeypatch.setenv("CIFARLAB_REQUIRE_BROWSER", "1")  # CI: the suite fails instead of skipping
+    assert collect([BROWSER, EXPLORER_LESSON]) == ([BROWSER], [EXPLORER_LESSON])
