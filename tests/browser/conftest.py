@@ -7,6 +7,7 @@ there, so nothing the suite does (JupyterLab saves, runs' folders) touches the c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,22 @@ def wait_for_http(url: str, process: subprocess.Popen, what: str, log: Path, tim
         time.sleep(0.25)
     tail = log.read_text(errors="replace")[-3000:]
     pytest.fail(f"{what} did not serve {url} within {timeout:.0f} s; its log ends:\n{tail}")
+
+
+@contextlib.contextmanager
+def served(command: list[str], env: dict[str, str], url: str, what: str, log_path: Path) -> Iterator[None]:
+    """Run the server `command` (its output to log_path) until `url` answers, and stop it afterwards."""
+    with log_path.open("w") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_http(url, server, what, log_path)
+            yield
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 @pytest.fixture(scope="session")
@@ -123,20 +141,9 @@ def lab(browser, lab_root, jpeg_tarball, shared_cache, tmp_path_factory) -> Lab:
         f"--ServerApp.root_dir={lab_root}", "--LabApp.news_url=None", "--expose-app-in-browser",
         "--allow-root",  # CI's machines run as root; elsewhere the flag changes nothing
     ]  # fmt: skip
-    log_path = home / "server.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/api/status?token={token}", server, "JupyterLab", log_path)
+    with served(command, env, f"{url}/api/status?token={token}", "JupyterLab", home / "server.log"):
         yield Lab(browser, url, token)
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -180,17 +187,6 @@ def gradio_app(browser, jpeg_tarball, shared_cache, tmp_path_factory) -> str:
     port = free_port()
     env = dict(os.environ, CIFARLAB_DATA=str(jpeg_tarball), CIFARLAB_CACHE=str(shared_cache))
     command = [sys.executable, "-m", "cifarlab", "app", "--profile", "smoke", "--gallery", "4", "--port", str(port)]
-    log_path = tmp_path_factory.mktemp("gradio") / "app.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, server, "cifarlab app", log_path)
+    with served(command, env, url, "cifarlab app", tmp_path_factory.mktemp("gradio") / "app.log"):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
