@@ -24,6 +24,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # The notebooks with an explorer, and the slider a student moves first (its label on the page).
 # They run in JupyterLab as students get them, from lessons/ (exercises unsolved: the self-checks'
 # stand-ins fill in); their solutions run under nbval, which compares their stored outputs.
+# (NOTEBOOKS = "solutions" runs the solutions instead; nbval then runs every lesson too.)
 EXPLORERS = {
     "01_data_and_augmentation.ipynb": "seed",
     "02_residual_blocks.ipynb": "image",
@@ -45,7 +46,7 @@ def browser_available() -> bool:
 
 
 class Browser:
-    """One headless Chromium for the whole suite, with numbered screenshots of each step."""
+    """A headless Chromium (one per test module), with numbered screenshots of each step."""
 
     def __init__(self, driver: webdriver.Chrome, screenshots: Path) -> None:
         self.driver = driver

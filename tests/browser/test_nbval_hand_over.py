@@ -45,3 +45,5 @@ def test_nbval_keeps_them_when_the_browser_suite_does_not_run(monkeypatch):
     assert collect([BROWSER, EXPLORER_LESSON]) == ([BROWSER, EXPLORER_LESSON], [])
     monkeypatch.setenv("CIFARLAB_REQUIRE_BROWSER", "1")  # CI: the suite fails instead of skipping
     assert collect([BROWSER, EXPLORER_LESSON]) == ([BROWSER], [EXPLORER_LESSON])
+    monkeypatch.setattr(pages, "NOTEBOOKS", "solutions")  # the browser runs the solutions: nbval keeps every lesson
+    assert collect([BROWSER, EXPLORER_LESSON, SOLUTION]) == ([BROWSER, EXPLORER_LESSON, SOLUTION], [])
