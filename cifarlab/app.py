@@ -264,7 +264,7 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
             label = gr.Label(label="top classes")
     answers = getattr(seen, "GRADIO_CACHE", None) or tempfile.mkdtemp(prefix="cifarlab-answers-")
     inputs = [upload, k, show_cam, layer, opacity]
-    limits = {"concurrency_limit": CLASSIFY_CONCURRENCY, "concurrency_id": "classify"}  # both events together
+    limits = {"concurrency_limit": CLASSIFY_CONCURRENCY, "concurrency_id": "classify"}  # every event below
     # The last answer goes first, so that an upload that fails (its error shows as a message)
     # never sits beside the answer for the file before it.
     clear = {"fn": lambda: (None, None), "outputs": [label, seen], "api_name": False, "queue": False}
