@@ -8,8 +8,8 @@ machine can reach it; pass --host 0.0.0.0 to serve a network you trust.
 
 Two tabs:
 * **Classify**: an image file (up to the limits below; any colour mode; the examples are
-  test images), the picture itself as soon as it arrives, the top-k classes, and GradCAM on
-  or off with its layer and opacity;
+  test images), the picture itself, the top-k classes, and GradCAM on or off with its layer
+  and opacity;
 * **Mistakes**: the test images the model got most confidently wrong, each with GradCAM for
   the predicted and for the true class side by side.
 
@@ -18,7 +18,8 @@ decodes the upload itself and answers a non-image with a generic error, while he
 file goes through `read_upload` and `cifarlab.inference`, whose errors say what was wrong.
 It takes any file, for the same reason: with `file_types=["image"]` Gradio's page refused a
 text file itself ("Invalid file type"), without saying which formats work. A file field
-shows only the file's name, so the picture itself (`preview`) is shown beside the answer.
+shows only the file's name, so the picture itself is shown beside the answer (decoded once,
+with the answer: `classify` takes the image `read_upload` returned).
 
 Bounded, for an app that strangers may use (see the limits below, and the README):
 * an upload has at most MAX_UPLOAD_BYTES bytes (Gradio refuses a bigger one while it
@@ -45,6 +46,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +118,7 @@ def read_upload(
 
 def classify(
     loaded: LoadedModel,
-    file: str | os.PathLike,
+    upload: str | os.PathLike | Image.Image,
     k: int = 3,
     show_cam: bool = True,
     layer: str = DEFAULT_LAYER,
@@ -125,18 +127,14 @@ def classify(
     """What the Classify tab shows: {class: probability} for the top k, and the 32x32 image
     the model saw (with GradCAM of the top class when show_cam), enlarged.
 
-    `file` is an upload: `read_upload`'s limits apply. The model runs under MODEL_LOCK.
+    `upload` is the path of an upload (read with `read_upload`'s limits) or the image
+    `read_upload` returned, when the caller shows it too. The model runs under MODEL_LOCK.
     """
-    square = square_rgb(read_upload(file))  # decoding and shrinking need no lock
+    image = upload if isinstance(upload, Image.Image) else read_upload(upload)
+    square = square_rgb(image)  # decoding and shrinking need no lock
     with MODEL_LOCK:
         result = explain(square, loaded, k, show_cam, layer, opacity)
     return {s.name: s.probability for s in result.scores}, _enlarge(result.shown)
-
-
-def preview(file: str | os.PathLike, longest: int = PREVIEW) -> np.ndarray:
-    """The uploaded picture itself, whole and upright, at most `longest` pixels on its longer
-    side: shown as soon as it arrives, beside the answer. `read_upload`'s limits apply."""
-    return whole_rgb(read_upload(file), longest)
 
 
 def answer_file(picture: np.ndarray, folder: str | os.PathLike) -> str:
@@ -221,28 +219,41 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
     """Upload, top-k and GradCAM controls, the result, and one example per class."""
     import gradio as gr
 
+    def answering(what: str, answer: Callable[[], tuple]) -> tuple:
+        """answer(), with the app's errors as messages for the page (gr.Error)."""
+        try:
+            return answer()
+        except (ImageError, OptionError) as error:  # their messages say what to do, and name no path
+            raise gr.Error(str(error)) from None
+        except Exception:  # a bug: the details (paths, traceback) go to the server's log only
+            log.exception("%s failed", what)
+            raise gr.Error(UNEXPECTED.format(doing=what)) from None
+
     def on_classify(
         file: str | None, k: float, show_cam: bool, layer: str, opacity: float
     ) -> tuple[dict[str, float], str]:
         if file is None:
             raise gr.Error("Upload an image file first (or click an example).")
-        try:
-            scores, picture = classify(loaded, file, int(k), show_cam, layer, opacity)
-            return scores, answer_file(picture, answers)
-        except (ImageError, OptionError) as error:  # their messages say what to do, and name no path
-            raise gr.Error(str(error)) from None
-        except Exception:  # a bug: the details (paths, traceback) go to the server's log only
-            log.exception("classifying an upload failed")
-            raise gr.Error(UNEXPECTED.format(doing="classifying this file")) from None
 
-    def on_preview(file: str | None) -> str | None:
-        try:
-            return answer_file(preview(file), answers) if file else None
-        except (ImageError, OptionError):  # the classification of the same upload says what was wrong
-            return None
-        except Exception:
-            log.exception("showing an upload failed")
-            return None
+        def answer() -> tuple[dict[str, float], str]:
+            scores, seen = classify(loaded, file, int(k), show_cam, layer, opacity)
+            return scores, answer_file(seen, answers)
+
+        return answering("classifying this file", answer)
+
+    def on_upload(
+        file: str | None, k: float, show_cam: bool, layer: str, opacity: float
+    ) -> tuple[dict[str, float] | None, str | None, str | None]:
+        """The answer and the uploaded picture itself, from one decoding of the file."""
+        if file is None:  # the upload was cleared
+            return None, None, None
+
+        def answer() -> tuple[dict[str, float], str, str]:
+            image = read_upload(file)
+            scores, seen = classify(loaded, image, int(k), show_cam, layer, opacity)
+            return scores, answer_file(seen, answers), answer_file(whole_rgb(image, PREVIEW), answers)
+
+        return answering("classifying this file", answer)
 
     with gr.Row():
         with gr.Column():
@@ -265,14 +276,14 @@ def _classify_tab(loaded: LoadedModel, test_images: ImageSet | None) -> None:
     answers = getattr(seen, "GRADIO_CACHE", None) or tempfile.mkdtemp(prefix="cifarlab-answers-")
     inputs = [upload, k, show_cam, layer, opacity]
     limits = {"concurrency_limit": CLASSIFY_CONCURRENCY, "concurrency_id": "classify"}  # every event below
+
     # The last answer goes first, so that an upload that fails (its error shows as a message)
     # never sits beside the answer for the file before it.
-    clear = {"fn": lambda: (None, None), "outputs": [label, seen], "api_name": False, "queue": False}
-    button.click(**clear).then(on_classify, inputs, [label, seen], api_name="classify", **limits)
-    upload.change(**clear).then(
-        lambda *a: on_classify(*a) if a[0] else (None, None), inputs, [label, seen], api_name=False, **limits
-    )
-    upload.change(on_preview, upload, yours, api_name=False, **limits)
+    def clear(*outputs: Any) -> dict:
+        return {"fn": lambda: (None,) * len(outputs), "outputs": list(outputs), "api_name": False, "queue": False}
+
+    button.click(**clear(label, seen)).then(on_classify, inputs, [label, seen], api_name="classify", **limits)
+    upload.change(**clear(label, seen, yours)).then(on_upload, inputs, [label, seen, yours], api_name=False, **limits)
     if test_images is not None:
         folder = tempfile.mkdtemp(prefix="cifarlab-examples-")
         examples = [[p] for p in example_files(test_images, folder)]

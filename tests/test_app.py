@@ -181,21 +181,19 @@ def test_errors_name_no_server_path(client, tmp_path, monkeypatch):
     assert tempfile.gettempdir() not in str(caught.value) and "Errno" not in str(caught.value)
 
 
-def test_the_preview_is_the_whole_upload_and_keeps_the_limits(tmp_path):
-    from cifarlab.app import PREVIEW, preview
+def test_an_upload_read_once_is_shown_whole_and_answered_as_from_its_file(server, tmp_path):
+    from cifarlab.app import PREVIEW
+    from cifarlab.app import classify as classify_file
+    from cifarlab.inference import whole_rgb
 
+    loaded = server[2]
     photo = tmp_path / "wide.jpg"
     Image.new("RGB", (1600, 900), (200, 30, 30)).save(photo)
-    assert preview(photo).shape == (PREVIEW * 9 // 16, PREVIEW, 3)  # the whole frame, not the centre square
-    text = tmp_path / "notes.txt"
-    text.write_text("hello")
-    with pytest.raises(ImageError, match="the uploaded file is not an image file"):
-        preview(text)
-    big = tmp_path / "big.png"
-    with open(big, "wb") as file:
-        file.truncate(MAX_UPLOAD_BYTES + 1)  # sparse
-    with pytest.raises(ImageError, match="the limit is 16 MB"):
-        preview(big)
+    image = read_upload(photo)  # the app decodes an upload once, for its picture and its answer
+    assert whole_rgb(image, PREVIEW).shape == (PREVIEW * 9 // 16, PREVIEW, 3)  # the whole frame, not the centre
+    (scores, seen), (want_scores, want_seen) = classify_file(loaded, image), classify_file(loaded, photo)
+    assert scores == pytest.approx(want_scores, abs=1e-6)
+    np.testing.assert_array_equal(seen, want_seen)
 
 
 def test_an_answer_file_is_written_once(tmp_path):
