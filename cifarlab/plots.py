@@ -57,17 +57,18 @@ def class_grid(images: ImageSet, per_class: int = 8, seed: int = 0, size: float 
 
 
 def mosaic(tiles: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Tiles (rows, cols, H, W, 3) as one uint8 picture, with `gap` white pixels between them.
+    """Tiles (rows, cols, H, W, 3) as one uint8 picture, `gap` white pixels around and between
+    them (torchvision's `make_grid`). Tile (i, j) starts at gap + i * (H + gap), gap + j * (W + gap).
 
     The explorers draw their grids as one picture in one axes: matplotlib lays out and draws
     each axes separately, and a grid of 28 axes took 0.26 s of each slider move (one: 0.05 s).
     """
+    import torch
+    from torchvision.utils import make_grid
+
     rows, cols, h, w = tiles.shape[:4]
-    picture = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
-    for i in range(rows):
-        for j in range(cols):
-            picture[i * (h + gap) : i * (h + gap) + h, j * (w + gap) : j * (w + gap) + w] = tiles[i, j]
-    return picture
+    batch = torch.from_numpy(np.ascontiguousarray(tiles).reshape(rows * cols, h, w, 3)).permute(0, 3, 1, 2)
+    return make_grid(batch, nrow=cols, padding=gap, pad_value=255).permute(1, 2, 0).numpy()
 
 
 def _mosaic_axes(fig: Figure, picture: np.ndarray, rect: Sequence[float]) -> Axes:
@@ -87,7 +88,7 @@ def augmentation_figure(originals: np.ndarray, grid: np.ndarray, title: str | No
     ax = _mosaic_axes(fig, mosaic(tiles), (0, 0, 1, n * 1.2 / (n * 1.2 + top)))
     size = tiles.shape[3] + 2  # a tile and its gap, in the mosaic's pixels
     for j in range(versions + 1):
-        ax.text(j * size + size / 2 - 1, -3, "original" if j == 0 else f"version {j}", ha="center", fontsize=8)
+        ax.text(2 + j * size + size / 2 - 1, -1, "original" if j == 0 else f"version {j}", ha="center", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -112,6 +113,7 @@ def feature_map_figure(image: np.ndarray, maps: np.ndarray, title: str = "", nco
     tiles = np.full((rows * ncols, h, w, 3), 255, np.uint8)
     tiles[: len(maps)] = coloured
     width, height, top = 1.4 * (ncols + 1.5), 1.4 * rows, 0.4
+    gap = max(1, h // 8)  # white pixels around each map
     fig = Figure(figsize=(width, height + top))
     inputs = _mosaic_axes(
         fig,
@@ -121,12 +123,11 @@ def feature_map_figure(image: np.ndarray, maps: np.ndarray, title: str = "", nco
     inputs.set_title("input", fontsize=9)
     ax = _mosaic_axes(
         fig,
-        mosaic(tiles.reshape(rows, ncols, h, w, 3), gap=max(1, h // 8)),
+        mosaic(tiles.reshape(rows, ncols, h, w, 3), gap=gap),
         (2.6 / width, 0, 1 - 2.6 / width, height / (height + top)),
     )
-    size = h + max(1, h // 8)
     for i in range(len(maps)):
-        ax.text((i % ncols) * size, (i // ncols) * size - 0.5, f"ch {i}", fontsize=7, va="bottom")
+        ax.text(gap + (i % ncols) * (h + gap), gap + (i // ncols) * (h + gap) - 0.5, f"ch {i}", fontsize=7, va="bottom")
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

@@ -41,11 +41,13 @@ def test_the_augmentation_figure_is_one_mosaic_of_originals_then_versions():
     fig = augmentation_figure(data.images[:3], aug)
     (ax,) = fig.axes  # one axes: the explorer redraws it on every slider move
     picture = ax.images[0].get_array()
-    assert picture.shape == (3 * 34 - 2, 5 * 34 - 2, 3)  # 32-pixel tiles, 2-pixel gaps
+    assert picture.shape == (3 * 34 + 2, 5 * 34 + 2, 3)  # 32-pixel tiles, 2-pixel gaps around and between
     for i in range(3):
-        assert np.array_equal(picture[i * 34 : i * 34 + 32, :32], data.images[i])
+        assert np.array_equal(picture[2 + i * 34 : 2 + i * 34 + 32, 2:34], data.images[i])
         for j in range(4):
-            assert np.array_equal(picture[i * 34 : i * 34 + 32, (j + 1) * 34 : (j + 1) * 34 + 32], aug[i, j])
+            assert np.array_equal(
+                picture[2 + i * 34 : 2 + i * 34 + 32, 2 + (j + 1) * 34 : (j + 1) * 34 + 34], aug[i, j]
+            )
     assert [t.get_text() for t in ax.texts] == ["original", "version 1", "version 2", "version 3", "version 4"]
 
 
@@ -55,9 +57,9 @@ def test_mosaic_puts_white_gaps_between_tiles():
     tiles = np.zeros((2, 3, 4, 5, 3), np.uint8)
     tiles[1, 2] = 7
     picture = mosaic(tiles, gap=1)
-    assert picture.shape == (2 * 5 - 1, 3 * 6 - 1, 3)
-    assert (picture[4] == 255).all() and (picture[:, 5] == 255).all()  # the gaps
-    assert (picture[5:, 12:] == 7).all() and picture[:4, :5].max() == 0
+    assert picture.shape == (2 * 5 + 1, 3 * 6 + 1, 3)
+    assert (picture[[0, 5, 10]] == 255).all() and (picture[:, [0, 6, 12, 18]] == 255).all()  # the gaps
+    assert (picture[6:10, 13:18] == 7).all() and picture[1:5, 1:6].max() == 0
 
 
 def test_feature_map_explorer_draws_the_chosen_block_and_channels(monkeypatch):
@@ -85,9 +87,9 @@ def test_feature_map_explorer_draws_the_chosen_block_and_channels(monkeypatch):
     inputs, grid = fig.axes
     assert np.array_equal(inputs.images[0].get_array(), data.images[0])
     picture = grid.images[0].get_array()  # 8 maps of 8x8 in a row, 1-pixel gaps, each on its own scale
-    assert picture.shape == (8, 8 * 9 - 1, 3) and [t.get_text() for t in grid.texts] == [f"ch {i}" for i in range(8)]
+    assert picture.shape == (10, 8 * 9 + 1, 3) and [t.get_text() for t in grid.texts] == [f"ch {i}" for i in range(8)]
     for i, channel in enumerate(maps):
-        tile = picture[:, i * 9 : i * 9 + 8].astype(int)
+        tile = picture[1:9, 1 + i * 9 : 1 + i * 9 + 8].astype(int)
         if channel.max() > channel.min():  # the strongest activation is viridis' yellow, the weakest its purple
             brightest, dimmest = (
                 np.unravel_index(channel.argmax(), channel.shape),
